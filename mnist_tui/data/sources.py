@@ -1,0 +1,154 @@
+"""Where the data comes from: explicit path, environment variable, or Keras.
+
+The order lets tests and offline users point at local files while first-time users
+get a working download; nothing here imports Keras unless a download is needed,
+because importing TensorFlow costs seconds at startup.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mnist_tui.errors import DatasetError
+
+from .idx import load_idx_dir
+from .npz import load_npz, validate_arrays
+
+DATASETS: dict[str, tuple[str, ...]] = {
+    "mnist": tuple(str(d) for d in range(10)),
+    "fashion-mnist": (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
+}
+DATA_ENV = "MNIST_TUI_DATA"
+
+_DISPLAY_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A validated train/test split; eq=False because arrays have no scalar ``==``."""
+
+    x_train: np.ndarray  # uint8 (N, 28, 28)
+    y_train: np.ndarray  # uint8 (N,)
+    x_test: np.ndarray  # uint8 (M, 28, 28)
+    y_test: np.ndarray  # uint8 (M,)
+    name: str
+    class_names: tuple[str, ...]
+    source: str
+
+
+def keras_cache_dir() -> Path:
+    """Keras's dataset cache, computed without importing Keras."""
+    home = os.environ.get("KERAS_HOME")
+    base = Path(home) if home else Path.home() / ".keras"
+    return base / "datasets"
+
+
+def _keras_cache_path(name: str) -> Path:
+    """The file (mnist) or directory (fashion-mnist) Keras caches a dataset in."""
+    cache = keras_cache_dir()
+    return cache / "mnist.npz" if name == "mnist" else cache / "fashion-mnist"
+
+
+def _load_path(path: str | os.PathLike[str], origin: str = "") -> tuple[Arrays, str]:
+    """Load a directory of IDX files or a .npz file; ``origin`` prefixes errors."""
+    p = Path(path).expanduser()
+    try:
+        if not p.exists():
+            raise DatasetError(f"{p}: no such file or directory")
+        if p.is_dir():
+            return load_idx_dir(p), f"IDX files in {p.resolve()}"
+        if p.suffix.lower() == ".npz":
+            return load_npz(p), f"npz {p.resolve()}"
+        raise DatasetError(f"{p}: is a file, expected a directory of IDX files or a .npz file")
+    except DatasetError as exc:
+        if origin:
+            raise DatasetError(f"{origin}: {exc}") from None
+        raise
+
+
+def _keras_download(name: str) -> Arrays:
+    """Download via Keras (lazy import); tests monkeypatch this to stay offline."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras  # deliberately lazy: TensorFlow takes seconds to import
+
+    module = keras.datasets.mnist if name == "mnist" else keras.datasets.fashion_mnist
+    (x_train, y_train), (x_test, y_test) = module.load_data()
+    return x_train, y_train, x_test, y_test
+
+
+def _no_data_message(name: str) -> str:
+    """The one-line 'how to get data' help shown when every source failed."""
+    return (
+        f"No {_DISPLAY_NAMES[name]} data found: pass --data PATH (a directory of IDX "
+        f"files or a .npz file), set the {DATA_ENV} environment variable, or connect "
+        f"to the internet so Keras can download it into {keras_cache_dir()}"
+    )
+
+
+def _load_keras(name: str, progress: Callable[[str], None] | None) -> tuple[Arrays, str]:
+    """Use Keras's cache if present, else let Keras download."""
+    cached = _keras_cache_path(name)
+    if cached.exists():
+        try:
+            arrays, _ = _load_path(cached)
+        except DatasetError as exc:
+            raise DatasetError(f"Keras cache is broken (delete it to re-download): {exc}") from None
+        return arrays, f"Keras cache {cached}"
+    if progress is not None:
+        progress(f"downloading {_DISPLAY_NAMES[name]} via Keras (first run only)…")
+    try:
+        raw = _keras_download(name)
+    except Exception:  # any failure (offline, HTTP, bad cache) means "no data": give guidance
+        raise DatasetError(_no_data_message(name)) from None
+    arrays = validate_arrays(*raw, source=f"Keras download of {name}")
+    return arrays, f"Keras download into {keras_cache_dir()}"
+
+
+def load_dataset(
+    name: str = "mnist",
+    path: str | os.PathLike[str] | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> Dataset:
+    """Load a dataset from ``path``, then ``$MNIST_TUI_DATA``, then Keras.
+
+    An explicit or environment path that is broken is an error rather than a silent
+    fall-through, so users never train on data they did not ask for.
+    """
+    if name not in DATASETS:
+        raise DatasetError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
+    env_value = os.environ.get(DATA_ENV, "").strip()
+    if path is not None and str(path) != "":
+        arrays, source = _load_path(path)
+    elif env_value:
+        arrays, source = _load_path(env_value, origin=f"{DATA_ENV}={env_value}")
+    else:
+        arrays, source = _load_keras(name, progress)
+    x_train, y_train, x_test, y_test = arrays
+    return Dataset(
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        name=name,
+        class_names=DATASETS[name],
+        source=source,
+    )

@@ -1,0 +1,1 @@
+"""Model presets: declarative layer specs, Keras builders and the NumPy scratch net."""

@@ -1,0 +1,321 @@
+"""Runs one training job end to end and streams its events.
+
+``train()`` is what the CLI calls in its main thread and the app calls in a thread worker:
+load data → prepare → build → fit with the streaming callback → evaluate → save. Every
+event goes first to the run recorder (if any), then to the caller's ``emit``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mnist_tui.config import PRESETS, TrainConfig, check_against_data, validate
+from mnist_tui.data import Dataset, load_dataset, one_hot, shape_for, split_validation, take_subset
+from mnist_tui.training.control import BatchMeter, TrainClock, TrainControl
+from mnist_tui.training.events import (
+    COMPILING,
+    DONE,
+    EVALUATING,
+    FAILED,
+    LOADING,
+    STOPPED,
+    STOPPING,
+    TRAINING,
+    DataReady,
+    Emit,
+    EpochEnd,
+    Event,
+    PhaseChanged,
+    Predictions,
+    RunFinished,
+)
+
+KERAS_EPSILON = 1e-7  # Keras clips probabilities the same way in its cross-entropy
+
+
+@dataclass
+class Prepared:
+    """Arrays shaped and labelled the way the preset's model and loss want them."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray  # one-hot or sparse, as the loss needs
+    x_val: np.ndarray
+    y_val_int: np.ndarray
+    x_test: np.ndarray
+    y_test_int: np.ndarray
+
+
+def prepare(cfg: TrainConfig, ds: Dataset) -> Prepared:
+    layout = PRESETS[cfg.preset].layout
+    (xt, yt), (xv, yv) = split_validation(ds.x_train, ds.y_train, cfg.val_split)
+    sparse = cfg.loss == "sparse" and cfg.preset != "scratch"
+    return Prepared(
+        x_train=shape_for(xt, layout),  # type: ignore[arg-type]
+        y_train=yt.astype(np.int32) if sparse else one_hot(yt),
+        x_val=shape_for(xv, layout),  # type: ignore[arg-type]
+        y_val_int=yv.astype(np.int64),
+        x_test=shape_for(ds.x_test, layout),  # type: ignore[arg-type]
+        y_test_int=ds.y_test.astype(np.int64),
+    )
+
+
+def loss_and_accuracy(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of softmax outputs against integer labels."""
+    if len(labels) == 0:
+        return math.nan, math.nan
+    p = np.clip(probs[np.arange(len(labels)), labels], KERAS_EPSILON, 1.0)
+    return float(-np.log(p).mean()), float((probs.argmax(axis=1) == labels).mean())
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n: int = 10) -> np.ndarray:
+    """Rows are true classes, columns predicted classes."""
+    return np.bincount(labels * n + predicted, minlength=n * n).reshape(n, n)
+
+
+def per_class_accuracy(confusion: np.ndarray) -> np.ndarray:
+    totals = confusion.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(totals > 0, np.diag(confusion) / np.maximum(totals, 1), np.nan)
+
+
+class _Fanout:
+    """Sends each event to the recorder first (so disk is never behind the UI), then the caller."""
+
+    def __init__(self, sinks: list[Callable[[Event], None]]) -> None:
+        self.sinks = sinks
+
+    def __call__(self, event: Event) -> None:
+        for sink in self.sinks:
+            sink(event)
+
+
+def train(
+    cfg: TrainConfig,
+    emit: Emit | None = None,
+    control: TrainControl | None = None,
+    runs_dir: str | os.PathLike[str] | None = None,
+    dataset: Dataset | None = None,
+) -> RunFinished:
+    """Run ``cfg`` to completion, stop or failure and return how it ended.
+
+    User errors (bad data, bad config, unwritable run dir) raise ``MnistTuiError`` before
+    training starts. A NaN loss ends the run with status ``failed`` and its reason; other
+    exceptions propagate after a ``failed`` phase event so the caller can show them.
+    """
+    from mnist_tui.runs.rundir import RunRecorder  # local: keeps import cheap for --help
+
+    validate(cfg)
+    control = control or TrainControl()
+    t_start = time.perf_counter()
+    sinks: list[Callable[[Event], None]] = [emit] if emit else []
+    out = _Fanout(sinks)
+    out(PhaseChanged(LOADING, cfg.dataset))
+    try:
+        ds = dataset or load_dataset(
+            cfg.dataset, cfg.data_path, progress=lambda msg: out(PhaseChanged(LOADING, msg))
+        )
+        ds = take_subset(ds, cfg.limit)
+        n_val = int(len(ds.x_train) * cfg.val_split)
+        check_against_data(cfg, len(ds.x_train) - n_val)
+        data = prepare(cfg, ds)
+        recorder = RunRecorder(runs_dir, cfg) if runs_dir is not None else None
+    except BaseException as err:
+        out(PhaseChanged(FAILED, str(err)))
+        raise
+    if recorder is not None:
+        sinks.insert(0, recorder)
+    n_train = len(data.x_train)
+    steps = math.ceil(n_train / cfg.batch_size)
+    out(DataReady(
+        n_train=n_train, n_val=len(data.x_val), n_test=len(data.x_test), steps_per_epoch=steps,
+        epochs=cfg.epochs, batch_size=cfg.batch_size, class_names=ds.class_names, source=ds.source,
+        validation=cfg.validation_label, x_test=ds.x_test, y_test=ds.y_test,
+    ))
+    try:
+        loop = _ScratchLoop if cfg.preset == "scratch" else _KerasLoop
+        result = loop(cfg, data, out, control, recorder).run(t_start)
+    except BaseException as err:
+        out(PhaseChanged(FAILED, f"{type(err).__name__}: {err}"))
+        if recorder is not None:
+            _finish_quietly(recorder, cfg, err, time.perf_counter() - t_start)
+        raise
+    if recorder is not None:
+        recorder.close()
+    return result
+
+
+def _finish_quietly(recorder: Any, cfg: TrainConfig, err: BaseException, total: float) -> None:
+    """Record a crashed run as failed; never mask the original error."""
+    try:
+        recorder(RunFinished(FAILED, f"{type(err).__name__}: {err}", 0, math.nan, math.nan, (), (), 0.0,
+                             total, str(recorder.path)))
+        recorder.close()
+    except Exception:
+        pass
+
+
+class _Loop:
+    """What the Keras and NumPy loops share: epoch-end evaluation, saving, the final result."""
+
+    def __init__(self, cfg: TrainConfig, data: Prepared, emit: Emit, control: TrainControl,
+                 recorder: Any) -> None:
+        self.cfg = cfg
+        self.data = data
+        self.emit = emit
+        self.control = control
+        self.recorder = recorder
+        self.clock = TrainClock()
+        self.meter = BatchMeter(len(data.x_train), cfg.batch_size, self.clock)
+        self.latest_probs: np.ndarray | None = None
+        self.latest_probs_epoch = 0
+
+    # -- hooks for subclasses
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def save(self, path: Path) -> None:
+        raise NotImplementedError
+
+    def fit(self) -> tuple[int, str]:
+        """Train; return (epochs completed, failure reason or "")."""
+        raise NotImplementedError
+
+    # -- shared
+    def end_of_epoch(self, epoch: int, loss: float, acc: float) -> tuple[float, float]:
+        """Predict the test set (for the viewer), compute validation and checkpoint the model."""
+        probs = self.predict(self.data.x_test)
+        self.latest_probs, self.latest_probs_epoch = probs, epoch
+        self.emit(Predictions(epoch, probs))
+        if len(self.data.x_val):
+            val = loss_and_accuracy(self.predict(self.data.x_val), self.data.y_val_int)
+        else:
+            val = loss_and_accuracy(probs, self.data.y_test_int)
+        self.checkpoint()
+        return val
+
+    def checkpoint(self) -> None:
+        if self.recorder is not None:
+            from mnist_tui.runs.rundir import atomic_save
+
+            atomic_save(self.recorder.model_path, self.save)
+
+    def run(self, t_start: float) -> RunFinished:
+        epochs_done, failure = self.fit()
+        train_seconds = self.clock.elapsed()
+        stopped = self.control.stop_requested and not failure and epochs_done < self.cfg.epochs
+        status = FAILED if failure else STOPPED if stopped else DONE
+        probs = self.latest_probs
+        fresh = epochs_done == self.latest_probs_epoch and not stopped
+        test_loss = test_acc = math.nan
+        conf = np.zeros((10, 10), dtype=np.int64)
+        if not failure and not (self.control.quick and stopped):
+            if not fresh or probs is None:
+                self.emit(PhaseChanged(EVALUATING if not stopped else STOPPING, "test set"))
+                probs = self.predict(self.data.x_test)
+                self.emit(Predictions(epochs_done, probs))
+            if stopped:
+                self.checkpoint()  # keep what the partial epoch learned
+            test_loss, test_acc = loss_and_accuracy(probs, self.data.y_test_int)
+            conf = confusion_matrix(self.data.y_test_int, probs.argmax(axis=1))
+        elif stopped and not failure:
+            self.checkpoint()
+        result = RunFinished(
+            status=status,
+            reason=failure or ("stopped by user" if stopped else ""),
+            epochs_completed=epochs_done,
+            test_loss=test_loss,
+            test_accuracy=test_acc,
+            per_class_accuracy=tuple(float(a) for a in per_class_accuracy(conf)),
+            confusion=tuple(tuple(int(c) for c in row) for row in conf),
+            train_seconds=train_seconds,
+            total_seconds=time.perf_counter() - t_start,
+            run_dir=str(self.recorder.path) if self.recorder is not None else None,
+        )
+        self.emit(result)
+        self.emit(PhaseChanged(status, result.reason))
+        return result
+
+
+class _KerasLoop(_Loop):
+    def fit(self) -> tuple[int, str]:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        self.emit(PhaseChanged(COMPILING, "importing TensorFlow"))
+        import keras
+
+        from mnist_tui.models.keras_models import build_model
+        from mnist_tui.training.callbacks import StreamingCallback, predict_chunks
+
+        keras.utils.set_random_seed(self.cfg.seed)
+        self.emit(PhaseChanged(COMPILING, "building model"))
+        self.model = build_model(self.cfg)
+        self._predict_chunks = predict_chunks
+        callback = StreamingCallback(
+            self.emit, self.control, self.meter, self.clock, self.cfg.epochs, self.end_of_epoch
+        )
+        self.emit(PhaseChanged(TRAINING))
+        self.clock.restart()
+        if not self.control.stop_requested:
+            self.model.fit(
+                self.data.x_train, self.data.y_train, batch_size=self.cfg.batch_size,
+                epochs=self.cfg.epochs, verbose=0, callbacks=[callback], shuffle=True,
+            )
+        return callback.epochs_completed, callback.failure
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self._predict_chunks(self.model, x)
+
+    def save(self, path: Path) -> None:
+        self.model.save(path)
+
+
+class _ScratchLoop(_Loop):
+    def fit(self) -> tuple[int, str]:
+        from mnist_tui.models.scratch import ScratchNet
+
+        cfg = self.cfg
+        self.net = ScratchNet(784, cfg.hidden_units, 10, cfg.activation, seed=cfg.seed)
+        rng = np.random.default_rng(cfg.seed)
+        x, y = self.data.x_train, self.data.y_train
+        bs, done = cfg.batch_size, 0
+        self.emit(PhaseChanged(TRAINING))
+        self.clock.restart()
+        for epoch in range(1, cfg.epochs + 1):
+            self.meter.start_epoch(epoch)
+            t0 = self.clock.elapsed()
+            order = rng.permutation(len(x))
+            last = None
+            for step, start in enumerate(range(0, len(x), bs), start=1):
+                idx = order[start:start + bs]
+                b_loss, b_acc = self.net.train_batch(x[idx], y[idx], cfg.learning_rate, cfg.momentum)
+                last = self.meter.from_batch_values(step, b_loss, b_acc)
+                self.emit(last)
+                if not math.isfinite(b_loss):
+                    return done, f"loss became {b_loss} at epoch {epoch} step {step} — learning rate too high?"
+                if self.control.paused:
+                    self.clock.wait_while_paused(self.control, self.emit)
+                if self.control.stop_requested:
+                    break
+            if self.control.stop_requested and (last is None or last.step < last.steps):
+                return done, ""
+            assert last is not None
+            val_loss, val_acc = self.end_of_epoch(epoch, last.loss, last.accuracy)
+            done = epoch
+            self.emit(EpochEnd(epoch, cfg.epochs, last.loss, last.accuracy, val_loss, val_acc,
+                               self.clock.elapsed() - t0))
+            if self.control.stop_requested:
+                break
+        return done, ""
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.net.predict_proba(x)
+
+    def save(self, path: Path) -> None:
+        self.net.save(path)

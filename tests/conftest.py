@@ -1,0 +1,78 @@
+"""Shared fixtures: a tiny generated IDX dataset and the real MNIST subset."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared/data/mnist-20k"
+
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+def idx_bytes(array: np.ndarray, kind: Literal["images", "labels"]) -> bytes:
+    """Uncompressed IDX encoding of uint8 images (N,28,28) or labels (N,)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = [2051, *array.shape] if kind == "images" else [2049, array.shape[0]]
+    return b"".join(v.to_bytes(4, "big") for v in header) + array.tobytes()
+
+
+def write_idx(
+    path: str | os.PathLike[str],
+    array: np.ndarray,
+    kind: Literal["images", "labels"],
+    gz: bool = True,
+) -> Path:
+    """Write a valid IDX file (gzipped if ``gz``; ``.gz`` is appended if missing)."""
+    p = Path(path)
+    data = idx_bytes(array, kind)
+    if gz:
+        if not p.name.endswith(".gz"):
+            p = p.with_name(p.name + ".gz")
+        p.write_bytes(gzip.compress(data, mtime=0))
+    else:
+        p.write_bytes(data)
+    return p
+
+
+def make_split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random uint8 images and labels 0..9 covering every class."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+    labels = (np.arange(n) % 10).astype(np.uint8)
+    return images, labels
+
+
+@pytest.fixture
+def tiny_idx_dir(tmp_path: Path) -> Path:
+    """A directory with a valid 64-train / 32-test dataset as .gz IDX files."""
+    d = tmp_path / "tiny"
+    d.mkdir()
+    for split, n, seed in (("train", 64, 0), ("test", 32, 1)):
+        images, labels = make_split(n, seed)
+        image_name, label_name = IDX_FILES[split]
+        write_idx(d / image_name, images, "images")
+        write_idx(d / label_name, labels, "labels")
+    return d
+
+
+@pytest.fixture
+def real_data_dir() -> Path:
+    """The real 20k-train MNIST subset ($MNIST_TUI_DATA or ../shared), else skip."""
+    env = os.environ.get("MNIST_TUI_DATA")
+    if env and Path(env).is_dir():
+        return Path(env)
+    if SHARED_DATA.is_dir():
+        return SHARED_DATA
+    pytest.skip("real MNIST data not available (set MNIST_TUI_DATA)")
