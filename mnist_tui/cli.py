@@ -48,6 +48,14 @@ FLAGS: dict[str, str] = {
     "--val-split": "val_split",
     "--seed": "seed",
 }
+FIELD_FLAGS = {name: flag for flag, name in FLAGS.items()}
+
+
+def flag_for(field: str) -> str:
+    """The flag a user typed for a config field (``learning_rate`` → ``--lr``)."""
+    return FIELD_FLAGS.get(field, "--" + field.replace("_", "-"))
+
+
 CHOICES = {"preset": tuple(PRESETS), "dataset": DATASET_NAMES, "optimizer": OPTIMIZERS,
            "activation": ACTIVATIONS, "loss": LOSSES}
 
@@ -73,8 +81,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_config_flags(parser: argparse.ArgumentParser, *, with_model_default: bool) -> None:
+    # Without a model default (the sub-command), unset flags stay out of the namespace:
+    # argparse copies a sub-parser's defaults over the parent's values, which silently
+    # dropped flags given before the command (``mnist-tui --epochs 1 train``).
+    default = None if with_model_default else argparse.SUPPRESS
     for flag, name in FLAGS.items():
-        kwargs: dict[str, Any] = {"dest": name, "default": None, "help": FIELD_HELP[name]}
+        kwargs: dict[str, Any] = {"dest": name, "default": default, "help": FIELD_HELP[name]}
         if name in CHOICES:
             kwargs["metavar"] = "{" + ",".join(CHOICES[name]) + "}"
         if name == "data_path":
@@ -101,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a preset without the UI; writes a run directory as it goes.",
         epilog=presets_table(), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_config_flags(train, with_model_default=True)
+    _add_config_flags(train, with_model_default=False)
     train.add_argument("--out", "--runs-dir", dest="out", default=None, metavar="DIR",
                        help="parent directory for the run directory (default: $XDG_DATA_HOME/mnist-tui/runs)")
     train.add_argument("--log-every", type=int, default=0, metavar="N",
@@ -126,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg = config_from_args(args)
     except ConfigError as err:
-        return _fail(f"--{err.field.replace('_', '-')}: {err.reason}", EXIT_USAGE)
+        return _fail(f"{flag_for(err.field)}: {err.reason}", EXIT_USAGE)
     if args.command == "train":
         return run_train(args, cfg)
     return run_app(args, cfg)
@@ -230,11 +242,11 @@ def run_train(args: argparse.Namespace, cfg: TrainConfig) -> int:
         print("mnist-tui: stopping after this batch (Ctrl+C again to abort)", file=sys.stderr, flush=True)
 
     previous = signal.signal(signal.SIGINT, on_sigint)
-    runs_dir = None if args.no_save else (args.out or default_runs_dir())
+    runs_dir = None if args.no_save else (args.out or args.runs_dir or default_runs_dir())
     try:
         result = train(cfg, printer, control, runs_dir=runs_dir)
     except ConfigError as err:
-        return _fail(f"--{err.field.replace('_', '-')}: {err.reason}", EXIT_USAGE)
+        return _fail(f"{flag_for(err.field)}: {err.reason}", EXIT_USAGE)
     except MnistTuiError as err:
         return _fail(str(err), EXIT_ERROR)
     except KeyboardInterrupt:

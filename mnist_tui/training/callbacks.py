@@ -68,10 +68,10 @@ class StreamingCallback(keras.callbacks.Callback):
             return
         if self.control.paused:
             self.clock.wait_while_paused(self.control, self.emit)
+        if event.step == event.steps:
+            self._partial = False  # a stop on the last batch still leaves a complete epoch
         if self.control.stop_requested:
             self.model.stop_training = True
-        elif event.step == event.steps:
-            self._partial = False
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         # Keras calls this after a stop too; a partial epoch gets no epoch row or predictions.

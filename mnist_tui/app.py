@@ -1,0 +1,355 @@
+"""The Textual app: setup form, live training charts and the digit viewer, in three tabs.
+
+Build it with ``make_app`` (the CLI and the tests both do), which lets tests inject a fast
+fake trainer. Importing this module does not import TensorFlow: the real trainer imports
+it inside the training thread, and the app warms it up in the background after the first
+frame has painted.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, Select, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from mnist_tui.config import TrainConfig, preset_config
+from mnist_tui.errors import MnistTuiError
+from mnist_tui.messages import ConfigChanged, EngineEvent, EventBridge, TrainingProgress
+from mnist_tui.screens.confirm import ConfirmScreen
+from mnist_tui.screens.setup import SetupView
+from mnist_tui.screens.train import TrainView
+from mnist_tui.screens.viewer import ViewerView
+from mnist_tui.training.control import TrainControl
+from mnist_tui.training.events import (
+    DONE,
+    FAILED,
+    STOPPED,
+    DataReady,
+    EpochEnd,
+    PhaseChanged,
+    Predictions,
+    RunFinished,
+)
+from mnist_tui.training.history import RunHistory
+from mnist_tui.widgets.epoch_chart import EpochChart
+from mnist_tui.widgets.hyperparams_form import HyperparamsForm
+from mnist_tui.widgets.metric_chart import MARKERS, BatchChart
+from mnist_tui.widgets.model_summary import ModelSummary
+from mnist_tui.widgets.train_status import TrainStatus
+
+Trainer = Callable[..., RunFinished]
+CHART_FPS = 4.0  # plotext draws in pure Python under the GIL: a few redraws a second at most
+QUIT_GRACE_SECONDS = 15.0
+
+
+def _default_trainer(*args: Any, **kwargs: Any) -> RunFinished:
+    from mnist_tui.training.trainer import train
+
+    return train(*args, **kwargs)
+
+
+def one_line(err: BaseException) -> str:
+    """A user-facing one-line message for any error."""
+    if isinstance(err, MnistTuiError):
+        return str(err)
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+class MnistApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "mnist-tui"
+    SUB_TITLE = "watch a digit classifier learn"
+
+    BINDINGS = [
+        Binding("s", "start", "Start", id="run.start"),
+        Binding("p", "pause", "Pause/Resume", id="run.pause"),
+        Binding("x", "stop", "Stop", id="run.stop"),
+        Binding("e", "show_tab('setup')", "Setup", id="view.setup"),
+        Binding("t", "show_tab('train')", "Charts", id="view.train"),
+        Binding("v", "show_tab('viewer')", "Viewer", id="view.viewer"),
+        Binding("c", "cycle_marker", "Marker", id="chart.marker"),
+        Binding("q", "request_quit", "Quit", id="app.quit"),
+        Binding("question_mark", "toggle_help", "Help", id="app.help"),
+        Binding("escape", "leave_field", "Leave field", id="form.leave", show=False),
+    ]
+
+    def __init__(self, config: TrainConfig, *, trainer: Trainer, runs_dir: str | os.PathLike[str] | None,
+                 preload_tf: bool, seed: int = 0) -> None:
+        super().__init__()
+        self.initial_config = config
+        self.config: TrainConfig | None = config
+        self.config_errors: dict[str, str] = {}
+        self.trainer = trainer
+        self.runs_dir = Path(runs_dir) if runs_dir is not None else None
+        self.preload_tf = preload_tf
+        self.history = RunHistory()
+        self.control: TrainControl | None = None
+        self.worker: Worker[RunFinished] | None = None
+        self.tf_state = "not loaded"
+        self.seed = seed
+        self._quitting = False
+        self._drawn_batches = -1
+        self._drawn_epochs = -1
+        self._marker = 0
+
+    # -- layout
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(initial="setup", id="tabs"):
+            with TabPane("Setup", id="setup"):
+                yield SetupView(self.initial_config, id="setup-view")
+            with TabPane("Training", id="train"):
+                yield TrainView(id="train-view")
+            with TabPane("Viewer", id="viewer"):
+                yield ViewerView(self.history, seed=self.seed, id="viewer-view")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#chart-loss", BatchChart).set_series(self.history.batch_loss)
+        self.query_one("#chart-acc", BatchChart).set_series(self.history.batch_accuracy)
+        self.set_interval(1 / CHART_FPS, self._redraw_charts)
+        self._refresh_status()
+        if self.preload_tf:
+            self.call_after_refresh(self._preload_tensorflow)
+
+    # -- TensorFlow warm-up
+    @work(thread=True, exit_on_error=False, group="warmup", name="import tensorflow")
+    def _preload_tensorflow(self) -> None:
+        """Import Keras while the user fills the form, so Start is quick."""
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        self.tf_state = "loading"
+        import keras  # noqa: F401
+
+        self.tf_state = "ready"
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None and self.worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+
+    # -- form
+    @on(ConfigChanged)
+    def _config_changed(self, message: ConfigChanged) -> None:
+        self.config = message.config
+        self.config_errors = message.errors
+        self.query_one(ModelSummary).show(message.config)
+        self.query_one("#start-button", Button).disabled = message.config is None
+
+    @on(Button.Pressed, "#start-button")
+    def _start_pressed(self) -> None:
+        self.action_start()
+
+    # -- actions
+    def action_start(self) -> None:
+        if self.running:
+            self.notify("A run is already in progress: stop it (x) first.", severity="warning")
+            return
+        if self.config is None:
+            field, reason = next(iter(self.config_errors.items()), ("form", "invalid"))
+            self.notify(f"Cannot start: {field.replace('_', ' ')} {reason}", severity="error", timeout=6)
+            self.action_show_tab("setup")
+            return
+        cfg = self.config
+        self.history.reset()
+        self.control = TrainControl()
+        bridge = EventBridge(self.history, self.post_message)
+        self._drawn_batches = self._drawn_epochs = -1
+        self.query_one("#chart-loss", BatchChart).set_series(self.history.batch_loss)
+        self.query_one("#chart-acc", BatchChart).set_series(self.history.batch_accuracy)
+        for chart in self.query(EpochChart):
+            chart.set_epochs([])
+        self.query_one(ViewerView).sync()
+        self.action_show_tab("train")
+        self.worker = self._train(cfg, self.control, bridge)
+        self._refresh_status()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="train", name="training")
+    def _train(self, cfg: TrainConfig, control: TrainControl, bridge: EventBridge) -> RunFinished:
+        return self.trainer(cfg, bridge, control, runs_dir=self.runs_dir)
+
+    def action_pause(self) -> None:
+        if not self.running or self.control is None:
+            self.notify("Nothing is training.", severity="warning", timeout=2)
+            return
+        paused = self.control.toggle_pause()
+        self.notify("Pausing after this batch…" if paused else "Resuming.", timeout=2)
+
+    def action_stop(self) -> None:
+        if not self.running or self.control is None:
+            self.notify("Nothing is training.", severity="warning", timeout=2)
+            return
+        self.control.stop()
+        self.notify("Stopping after this batch; the run so far is kept.", timeout=3)
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        self._focus_for(tab)
+
+    def _focus_for(self, tab: str) -> None:
+        if tab == "viewer":
+            self.query_one(ViewerView).focus()
+        elif tab == "train":
+            self.query_one("#tabs Tabs").focus()
+            self._redraw_charts(force=True)
+        elif tab == "setup" and not isinstance(self.focused, (Input, Select)):
+            self.query_one("#field-preset", Select).focus()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "train":
+            self._redraw_charts(force=True)
+        elif event.pane.id == "viewer":
+            self.query_one(ViewerView).sync()
+
+    def action_leave_field(self) -> None:
+        if isinstance(self.focused, (Input, Select)):
+            self.query_one("#tabs Tabs").focus()
+
+    def action_cycle_marker(self) -> None:
+        self._marker = (self._marker + 1) % len(MARKERS)
+        marker = MARKERS[self._marker]
+        for chart in self.query(BatchChart):
+            chart.marker = marker
+        for chart in self.query(EpochChart):
+            chart.marker = marker
+        self._redraw_charts(force=True)
+        self.notify(f"Chart marker: {marker}", timeout=2)
+
+    def action_toggle_help(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    def action_request_quit(self) -> None:
+        if not self.running:
+            self.exit(0)
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._quit_after_stop()
+
+        self.push_screen(ConfirmScreen("Training is running. Stop it, keep the run so far, and quit?"), answer)
+
+    def _quit_after_stop(self) -> None:
+        self._quitting = True
+        if self.control is not None:
+            self.control.stop(quick=True)
+        self.notify("Stopping and saving the run…", timeout=QUIT_GRACE_SECONDS)
+        self.set_timer(QUIT_GRACE_SECONDS, lambda: self.exit(0))
+        if not self.running:
+            self.exit(0)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Start training", "Train the model set up in the form (s)", self.action_start)
+        yield SystemCommand("Pause / resume training", "Pause after the current batch (p)", self.action_pause)
+        yield SystemCommand("Stop training", "Stop after the current batch and keep the run (x)", self.action_stop)
+        yield SystemCommand("Show setup", "Model and hyperparameters (e)", lambda: self.action_show_tab("setup"))
+        yield SystemCommand("Show training charts", "Live loss and accuracy (t)",
+                            lambda: self.action_show_tab("train"))
+        yield SystemCommand("Show digit viewer", "Test digits and predictions (v)",
+                            lambda: self.action_show_tab("viewer"))
+        yield SystemCommand("Cycle chart marker", "braille / hd / dot (c)", self.action_cycle_marker)
+        for name in ("mlp", "mlp-small", "cnn", "scratch"):
+            yield SystemCommand(f"Preset: {name}", f"Fill the form with the {name} recipe",
+                                lambda n=name: self._pick_preset(n))
+
+    def _pick_preset(self, name: str) -> None:
+        self.query_one(HyperparamsForm).fill(preset_config(name))
+        self.action_show_tab("setup")
+
+    # -- engine events
+    def on_training_progress(self, message: TrainingProgress) -> None:
+        self._refresh_status()
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        event = message.event
+        if isinstance(event, (DataReady, Predictions)):
+            self.query_one(ViewerView).sync()
+        elif isinstance(event, EpochEnd):
+            self._redraw_charts()
+        elif isinstance(event, RunFinished):
+            self._redraw_charts(force=True)
+            self.query_one(ViewerView).sync()
+            self._announce(event)
+        elif isinstance(event, PhaseChanged) and event.phase == FAILED and event.detail:
+            pass  # the worker's error handler notifies once
+        self._refresh_status()
+
+    def _announce(self, fin: RunFinished) -> None:
+        if fin.status == DONE:
+            self.notify(f"Done: test accuracy {fin.test_accuracy:.2%}.", title="Training finished", timeout=6)
+        elif fin.status == STOPPED:
+            self.notify("Stopped; the run so far is saved.", timeout=4)
+        elif fin.status == FAILED:
+            self.notify(fin.reason, title="Training failed", severity="error", timeout=10)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group == "warmup":
+            if event.state == WorkerState.ERROR:
+                self.tf_state = "failed"
+                self.notify(f"TensorFlow failed to load: {one_line(worker.error)}", severity="error")
+            self._refresh_status()
+            return
+        if worker.group != "train":
+            return
+        if event.state == WorkerState.ERROR and worker.error is not None:
+            self.history.phase, self.history.phase_detail = FAILED, one_line(worker.error)
+            self.notify(one_line(worker.error), title="Training failed", severity="error", timeout=10)
+        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            self._refresh_status()
+            if self._quitting:
+                self.exit(0)
+
+    # -- drawing
+    def _refresh_status(self) -> None:
+        hint = {
+            "loading": "TensorFlow is loading in the background…",
+            "ready": "TensorFlow ready.",
+            "failed": "TensorFlow failed to load.",
+        }.get(self.tf_state, "")
+        self.query_one(TrainStatus).show(self.history, idle_hint=f"Press s to start. {hint}".strip())
+
+    def _redraw_charts(self, force: bool = False) -> None:
+        """At most CHART_FPS times a second, only when visible and only what changed."""
+        if self.query_one(TabbedContent).active != "train":
+            return
+        n = self.history.batches
+        if force or n != self._drawn_batches:
+            self._drawn_batches = n
+            self.query_one("#chart-loss", BatchChart).redraw()
+            self.query_one("#chart-acc", BatchChart).redraw()
+        e = len(self.history.epochs)
+        if force or e != self._drawn_epochs:
+            self._drawn_epochs = e
+            for chart in self.query(EpochChart):
+                chart.set_epochs(self.history.epochs)
+
+
+def make_app(
+    config: TrainConfig | None = None,
+    *,
+    trainer: Trainer | None = None,
+    runs_dir: str | os.PathLike[str] | None = None,
+    preload_tf: bool | None = None,
+    seed: int = 0,
+) -> MnistApp:
+    """The one way to build the app: the CLI passes the real trainer, tests a fake one."""
+    return MnistApp(
+        config or preset_config("mlp"),
+        trainer=trainer or _default_trainer,
+        runs_dir=runs_dir,
+        preload_tf=trainer is None if preload_tf is None else preload_tf,
+        seed=seed,
+    )

@@ -1,0 +1,99 @@
+"""Per-batch metric history and its reduction to what a chart can show.
+
+The training thread appends every batch (nothing is sampled away: the run directory gets
+all of them too); charts plot a fixed number of buckets, so a redraw costs the same with
+1k or 100k recorded batches.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+class Series:
+    """An append-only float series backed by a growing NumPy array.
+
+    ``append`` is the hot path (called per batch from the training thread): one array
+    store and a counter bump. Readers take ``view()``, a consistent prefix.
+    """
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._data = np.empty(capacity, dtype=np.float64)
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def append(self, value: float) -> None:
+        n = self._n
+        if n == len(self._data):
+            self._data = np.concatenate([self._data, np.empty_like(self._data)])
+        self._data[n] = value
+        self._n = n + 1  # publish last, so readers never see an unwritten slot
+
+    def view(self) -> np.ndarray:
+        return self._data[: self._n]
+
+    @property
+    def last(self) -> float:
+        return float(self._data[self._n - 1]) if self._n else math.nan
+
+
+def smooth(values: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving average (shrinking at the ends), ignoring non-finite values.
+
+    Centred rather than exponential so the smooth line runs through the raw points instead
+    of lagging behind a falling loss.
+    """
+    n = len(values)
+    if n == 0 or window <= 1:
+        return values.astype(np.float64, copy=True)
+    finite = np.isfinite(values)
+    csum = np.concatenate([[0.0], np.cumsum(np.where(finite, values, 0.0))])
+    ccount = np.concatenate([[0], np.cumsum(finite)])
+    half = window // 2
+    idx = np.arange(n)
+    lo = np.maximum(idx - half, 0)
+    hi = np.minimum(idx + half + 1, n)
+    counts = ccount[hi] - ccount[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, (csum[hi] - csum[lo]) / np.maximum(counts, 1), np.nan)
+
+
+def nice_ticks(n: int, count: int = 5) -> list[int]:
+    """Whole-number x ticks (batches are counted, not measured)."""
+    if n <= 1:
+        return [1]
+    return sorted({int(round(t)) for t in np.linspace(1, n, count)})
+
+
+def reduce(values: np.ndarray, buckets: int, how: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+    """Reduce ``values`` to at most ``buckets`` points: (x = 1-based index at bucket end, y).
+
+    ``how`` is mean, min, max or last. Non-finite values are ignored by mean/min/max.
+    """
+    n = len(values)
+    if n == 0 or buckets <= 0:
+        return np.empty(0), np.empty(0)
+    if n <= buckets:
+        return np.arange(1, n + 1, dtype=np.float64), values.astype(np.float64, copy=False)
+    edges = np.linspace(0, n, buckets + 1).astype(np.int64)
+    starts, ends = edges[:-1], edges[1:]
+    keep = ends > starts
+    starts, ends = starts[keep], ends[keep]
+    xs = ends.astype(np.float64)
+    if how == "last":
+        return xs, values[ends - 1].astype(np.float64)
+    finite = np.where(np.isfinite(values), values, np.nan)
+    if how == "mean":
+        clean = np.nan_to_num(finite, nan=0.0)
+        counts = np.add.reduceat(np.isfinite(finite).astype(np.float64), starts)
+        sums = np.add.reduceat(clean, starts)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return xs, np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    fill = np.inf if how == "min" else -np.inf
+    ufunc = np.minimum if how == "min" else np.maximum
+    out = ufunc.reduceat(np.where(np.isfinite(finite), finite, fill), starts)
+    return xs, np.where(np.isfinite(out), out, np.nan)

@@ -1,0 +1,128 @@
+"""Digit viewer: a test digit as text art beside the model's softmax histogram."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
+
+from mnist_tui.render.navigation import DigitNavigator
+from mnist_tui.training.history import RunHistory
+from mnist_tui.widgets.digit_art import DigitArt
+from mnist_tui.widgets.prob_histogram import ProbHistogram
+
+
+class ViewerView(Vertical, can_focus=True):
+    """Keys work whenever this view has focus (it takes focus when its tab opens)."""
+
+    BINDINGS = [
+        Binding("right", "step(1)", "Next", id="viewer.next"),
+        Binding("left", "step(-1)", "Prev", id="viewer.prev"),
+        Binding("m", "misclassified(1)", "Next wrong", id="viewer.next_wrong"),
+        Binding("M", "misclassified(-1)", "Prev wrong", id="viewer.prev_wrong", show=False),
+        Binding("r", "random", "Random", id="viewer.random"),
+        Binding("a", "filter(-1)", "All classes", id="viewer.all"),
+        *[Binding(str(d), f"filter({d})", f"Only {d}s", id=f"viewer.only_{d}", show=False) for d in range(10)],
+    ]
+
+    def __init__(self, history: RunHistory, *, seed: int = 0, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.history = history
+        self.seed = seed
+        self.nav: DigitNavigator | None = None
+        self._data_id = 0
+        self._pred_epoch = -1
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="viewer-info")
+        with Horizontal(id="viewer-body"):
+            yield DigitArt(id="digit-art")
+            yield ProbHistogram(id="prob-histogram")
+        yield Static("", id="viewer-hint")
+
+    def on_mount(self) -> None:
+        self.sync()
+
+    def sync(self) -> None:
+        """Pick up new data or predictions from the history, then redraw."""
+        data = self.history.data
+        if data is None:
+            self.nav = None
+        elif id(data) != self._data_id:
+            self._data_id = id(data)
+            self.nav = DigitNavigator(data.y_test, seed=self.seed)
+            self._pred_epoch = -1
+        preds = self.history.predictions
+        if self.nav is not None and preds is not None and id(preds) != self._pred_epoch:
+            self._pred_epoch = id(preds)
+            self.nav.set_predictions(preds.probabilities)
+        self.redraw()
+
+    def redraw(self) -> None:
+        info = self.query_one("#viewer-info", Static)
+        art = self.query_one(DigitArt)
+        hist = self.query_one(ProbHistogram)
+        hint = self.query_one("#viewer-hint", Static)
+        data, nav = self.history.data, self.nav
+        if data is None or nav is None:
+            info.update("No test data yet: start a run (s) and the test digits appear here.")
+            art.show(None)
+            hist.show(None, None, tuple(str(i) for i in range(10)))
+            hint.update("")
+            return
+        i = nav.index
+        true = int(data.y_test[i])
+        names = data.class_names
+        probs = self.history.probabilities()
+        p = None if probs is None else probs[i]
+        art.show(data.x_test[i])
+        hist.show(p, true, names)
+        pos, total = nav.position()
+        line = Text()
+        line.append(f"#{i}", style="bold")
+        line.append(f"  true {names[true]}")
+        filt = "all classes" if nav.class_filter is None else f"only {names[nav.class_filter]}"
+        if p is not None:
+            pred = int(np.argmax(p))
+            ok = pred == true
+            line.append(f"  predicted {names[pred]}  confidence {p[pred]:.1%}  ")
+            line.append("✓ correct" if ok else "✗ wrong", style="bold green" if ok else "bold red")
+            epoch = self.history.predictions.epoch if self.history.predictions else 0
+            training = self.history.finished is None
+            line.append(f"   model after epoch {epoch}" + (" (training continues)" if training else ""),
+                        style="dim")
+        else:
+            line.append("  (no predictions yet: they arrive at the end of the first epoch)", style="dim")
+        info.update(line)
+        wrong = nav.misclassified_count() if p is not None else 0
+        hint.update(f"{pos}/{total} ({filt}) · {wrong} misclassified · ←/→ step · m/M wrong · 0–9 class · a all · r random")
+
+    # -- actions
+    def _after(self, moved: bool, failure: str = "") -> None:
+        if not moved and failure:
+            self.app.notify(failure, severity="warning", timeout=3)
+        self.redraw()
+
+    def action_step(self, direction: int) -> None:
+        if self.nav is not None:
+            self._after(self.nav.next() if direction > 0 else self.nav.previous())
+
+    def action_misclassified(self, direction: int) -> None:
+        if self.nav is None:
+            return
+        if self.nav.predicted is None:
+            self._after(False, "No predictions yet: misclassified digits are known after the first epoch.")
+            return
+        moved = self.nav.next_misclassified() if direction > 0 else self.nav.previous_misclassified()
+        self._after(moved, "No misclassified digits" + (" in this class." if self.nav.class_filter is not None else "."))
+
+    def action_random(self) -> None:
+        if self.nav is not None:
+            self._after(self.nav.random())
+
+    def action_filter(self, cls: int) -> None:
+        if self.nav is not None:
+            self._after(self.nav.filter_class(None if cls < 0 else cls))

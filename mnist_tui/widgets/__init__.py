@@ -1,0 +1,1 @@
+"""One widget per module; none of them imports TensorFlow."""

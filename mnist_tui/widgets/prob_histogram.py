@@ -1,0 +1,35 @@
+"""The model's softmax output for one digit: ten exact bars, predicted red, true label marked."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.text import Text
+from textual.widget import Widget
+
+from mnist_tui.render.bars import probability_bars
+
+
+class ProbHistogram(Widget):
+    DEFAULT_CSS = """
+    ProbHistogram { height: 12; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.probs: np.ndarray | None = None
+        self.true_label: int | None = None
+        self.class_names: tuple[str, ...] = tuple(str(i) for i in range(10))
+
+    def show(self, probs: np.ndarray | None, true_label: int | None, class_names: tuple[str, ...]) -> None:
+        self.probs = probs
+        self.true_label = true_label
+        self.class_names = class_names
+        self.refresh()
+
+    def render(self) -> Text:
+        title = Text("softmax output", style="bold", no_wrap=True, overflow="crop")
+        if self.probs is None:
+            title.append("  (no predictions yet: they come at the end of the first epoch)", style="dim")
+        title.append("\n")
+        title.append_text(probability_bars(self.probs, self.true_label, self.class_names, self.size.width))
+        return title
