@@ -15,7 +15,7 @@ EIGHTHS = " ▏▎▍▌▋▊▉█"
 def bar_string(fraction: float, width: int) -> str:
     """A bar ``fraction`` (0..1) of ``width`` cells long, padded to ``width``."""
     fraction = min(max(float(fraction), 0.0), 1.0)
-    eighths = int(round(fraction * width * 8))
+    eighths = round(fraction * width * 8)
     full, part = divmod(eighths, 8)
     bar = "█" * full + (EIGHTHS[part] if part else "")
     return bar.ljust(width)[:width]

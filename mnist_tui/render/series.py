@@ -66,7 +66,7 @@ def nice_ticks(n: int, count: int = 5) -> list[int]:
     """Whole-number x ticks (batches are counted, not measured)."""
     if n <= 1:
         return [1]
-    return sorted({int(round(t)) for t in np.linspace(1, n, count)})
+    return sorted({round(t) for t in np.linspace(1, n, count)})
 
 
 def reduce(values: np.ndarray, buckets: int, how: str = "mean") -> tuple[np.ndarray, np.ndarray]:

@@ -98,7 +98,8 @@ class ViewerView(Vertical, can_focus=True):
             line.append("  (no predictions yet: they arrive at the end of the first epoch)", style="dim")
         info.update(line)
         wrong = nav.misclassified_count() if p is not None else 0
-        hint.update(f"{pos}/{total} ({filt}) · {wrong} misclassified · ←/→ step · m/M wrong · 0–9 class · a all · r random")
+        hint.update(f"{pos}/{total} ({filt}) · {wrong} misclassified"
+                    " · ←/→ step · m/M wrong · 0–9 class · a all · r random")
 
     # -- actions
     def _after(self, moved: bool, failure: str = "") -> None:
@@ -117,7 +118,8 @@ class ViewerView(Vertical, can_focus=True):
             self._after(False, "No predictions yet: misclassified digits are known after the first epoch.")
             return
         moved = self.nav.next_misclassified() if direction > 0 else self.nav.previous_misclassified()
-        self._after(moved, "No misclassified digits" + (" in this class." if self.nav.class_filter is not None else "."))
+        where = " in this class." if self.nav.class_filter is not None else "."
+        self._after(moved, "No misclassified digits" + where)
 
     def action_random(self) -> None:
         if self.nav is not None:
