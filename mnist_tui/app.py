@@ -114,8 +114,16 @@ class MnistApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#chart-loss", BatchChart).set_series(self.history.batch_loss)
-        self.query_one("#chart-acc", BatchChart).set_series(self.history.batch_accuracy)
+        # Keep references: while a modal is on top, app.query_one() searches the modal, not these.
+        self.tabs = self.query_one(TabbedContent)
+        self.loss_chart = self.query_one("#chart-loss", BatchChart)
+        self.acc_chart = self.query_one("#chart-acc", BatchChart)
+        self.epoch_charts = list(self.query(EpochChart))
+        self.status_line = self.query_one(TrainStatus)
+        self.viewer = self.query_one(ViewerView)
+        self.form = self.query_one(HyperparamsForm)
+        self.loss_chart.set_series(self.history.batch_loss)
+        self.acc_chart.set_series(self.history.batch_accuracy)
         self.set_interval(1 / CHART_FPS, self._redraw_charts)
         self._refresh_status()
         if self.preload_tf:
@@ -162,11 +170,11 @@ class MnistApp(App[int]):
         self.control = TrainControl()
         bridge = EventBridge(self.history, self.post_message)
         self._drawn_batches = self._drawn_epochs = -1
-        self.query_one("#chart-loss", BatchChart).set_series(self.history.batch_loss)
-        self.query_one("#chart-acc", BatchChart).set_series(self.history.batch_accuracy)
-        for chart in self.query(EpochChart):
+        self.loss_chart.set_series(self.history.batch_loss)
+        self.acc_chart.set_series(self.history.batch_accuracy)
+        for chart in self.epoch_charts:
             chart.set_epochs([])
-        self.query_one(ViewerView).sync()
+        self.viewer.sync()
         self.action_show_tab("train")
         self.worker = self._train(cfg, self.control, bridge)
         self._refresh_status()
@@ -190,12 +198,12 @@ class MnistApp(App[int]):
         self.notify("Stopping after this batch; the run so far is kept.", timeout=3)
 
     def action_show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        self.tabs.active = tab
         self._focus_for(tab)
 
     def _focus_for(self, tab: str) -> None:
         if tab == "viewer":
-            self.query_one(ViewerView).focus()
+            self.viewer.focus()
         elif tab == "train":
             self.query_one("#tabs Tabs").focus()
             self._redraw_charts(force=True)
@@ -207,7 +215,7 @@ class MnistApp(App[int]):
         if event.pane.id == "train":
             self._redraw_charts(force=True)
         elif event.pane.id == "viewer":
-            self.query_one(ViewerView).sync()
+            self.viewer.sync()
 
     def action_leave_field(self) -> None:
         if isinstance(self.focused, (Input, Select)):
@@ -216,9 +224,9 @@ class MnistApp(App[int]):
     def action_cycle_marker(self) -> None:
         self._marker = (self._marker + 1) % len(MARKERS)
         marker = MARKERS[self._marker]
-        for chart in self.query(BatchChart):
+        for chart in (self.loss_chart, self.acc_chart):
             chart.marker = marker
-        for chart in self.query(EpochChart):
+        for chart in self.epoch_charts:
             chart.marker = marker
         self._redraw_charts(force=True)
         self.notify(f"Chart marker: {marker}", timeout=2)
@@ -265,7 +273,7 @@ class MnistApp(App[int]):
                                 lambda n=name: self._pick_preset(n))
 
     def _pick_preset(self, name: str) -> None:
-        self.query_one(HyperparamsForm).fill(preset_config(name))
+        self.form.fill(preset_config(name))
         self.action_show_tab("setup")
 
     # -- engine events
@@ -275,12 +283,12 @@ class MnistApp(App[int]):
     def on_engine_event(self, message: EngineEvent) -> None:
         event = message.event
         if isinstance(event, (DataReady, Predictions)):
-            self.query_one(ViewerView).sync()
+            self.viewer.sync()
         elif isinstance(event, EpochEnd):
             self._redraw_charts()
         elif isinstance(event, RunFinished):
             self._redraw_charts(force=True)
-            self.query_one(ViewerView).sync()
+            self.viewer.sync()
             self._announce(event)
         elif isinstance(event, PhaseChanged) and event.phase == FAILED and event.detail:
             pass  # the worker's error handler notifies once
@@ -319,21 +327,21 @@ class MnistApp(App[int]):
             "ready": "TensorFlow ready.",
             "failed": "TensorFlow failed to load.",
         }.get(self.tf_state, "")
-        self.query_one(TrainStatus).show(self.history, idle_hint=f"Press s to start. {hint}".strip())
+        self.status_line.show(self.history, idle_hint=f"Press s to start. {hint}".strip())
 
     def _redraw_charts(self, force: bool = False) -> None:
         """At most CHART_FPS times a second, only when visible and only what changed."""
-        if self.query_one(TabbedContent).active != "train":
+        if self.tabs.active != "train":
             return
         n = self.history.batches
         if force or n != self._drawn_batches:
             self._drawn_batches = n
-            self.query_one("#chart-loss", BatchChart).redraw()
-            self.query_one("#chart-acc", BatchChart).redraw()
+            self.loss_chart.redraw()
+            self.acc_chart.redraw()
         e = len(self.history.epochs)
         if force or e != self._drawn_epochs:
             self._drawn_epochs = e
-            for chart in self.query(EpochChart):
+            for chart in self.epoch_charts:
                 chart.set_epochs(self.history.epochs)
 
 

@@ -11,6 +11,7 @@ from mnist_tui.models.spec import summary
 
 class ModelSummary(Static):
     def show(self, cfg: TrainConfig | None) -> None:
+        self.total_params = None if cfg is None else sum(r.params for r in summary(cfg))
         if cfg is None:
             self.update("fix the highlighted fields to see the model")
             return

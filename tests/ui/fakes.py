@@ -1,0 +1,133 @@
+"""A fast, deterministic stand-in for ``mnist_tui.training.trainer.train``.
+
+It emits the same event types in the same order as the real trainer, honours pause and
+stop the same way, and uses 200 genuine MNIST test digits, so UI tests and snapshots run
+in milliseconds and always draw the same thing.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mnist_tui.config import TrainConfig
+from mnist_tui.training.control import TrainControl
+from mnist_tui.training.events import (
+    DONE,
+    FAILED,
+    LOADING,
+    STOPPED,
+    TRAINING,
+    BatchEnd,
+    DataReady,
+    Emit,
+    EpochEnd,
+    PhaseChanged,
+    Predictions,
+    RunFinished,
+)
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "mnist-test-200.npz"
+
+
+def sample_digits() -> tuple[np.ndarray, np.ndarray]:
+    with np.load(SAMPLE, allow_pickle=False) as npz:
+        return npz["x"], npz["y"]
+
+
+def fake_probabilities(labels: np.ndarray, epoch: int, seed: int = 0) -> np.ndarray:
+    """Softmax-like outputs that get more confident and more right with each epoch."""
+    rng = np.random.default_rng(seed + epoch)
+    logits = rng.normal(0.0, 1.0, (len(labels), 10))
+    logits[np.arange(len(labels)), labels] += 1.5 + 1.0 * epoch
+    logits -= logits.max(axis=1, keepdims=True)
+    e = np.exp(logits)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+@dataclass
+class FakeTrainer:
+    steps: int = 40
+    batch_delay: float = 0.0
+    gate: threading.Event | None = None  # if set, every batch waits for it (tests hold the run)
+    fail: BaseException | None = None  # raised after DataReady
+    nan_at: int | None = None  # batch number (1-based, whole run) whose loss is NaN
+    calls: list[TrainConfig] = field(default_factory=list)
+    controls: list[TrainControl] = field(default_factory=list)
+    finished: threading.Event = field(default_factory=threading.Event)
+
+    def __call__(self, cfg: TrainConfig, emit: Emit, control: TrainControl, runs_dir: object = None) -> RunFinished:
+        self.calls.append(cfg)
+        self.controls.append(control)
+        self.finished.clear()
+        try:
+            return self._run(cfg, emit, control)
+        finally:
+            self.finished.set()
+
+    def _run(self, cfg: TrainConfig, emit: Emit, control: TrainControl) -> RunFinished:
+        x, y = sample_digits()
+        emit(PhaseChanged(LOADING, cfg.dataset))
+        n_train = self.steps * cfg.batch_size
+        emit(DataReady(n_train, 0, len(y), self.steps, cfg.epochs, cfg.batch_size,
+                       tuple(str(i) for i in range(10)), "fake data", "test set", x, y))
+        if self.fail is not None:
+            emit(PhaseChanged(FAILED, str(self.fail)))
+            raise self.fail
+        emit(PhaseChanged(TRAINING))
+        done, k, failure = 0, 0, ""
+        for epoch in range(1, cfg.epochs + 1):
+            loss_sum = acc_sum = 0.0
+            last = None
+            for step in range(1, self.steps + 1):
+                if self.gate is not None:
+                    while not self.gate.wait(0.05):
+                        if control.stop_requested:
+                            break
+                if self.batch_delay:
+                    time.sleep(self.batch_delay)
+                k += 1
+                b_loss = math.nan if k == self.nan_at else 2.3 * math.exp(-k / 15) + 0.1 + 0.05 * math.sin(k)
+                b_acc = min(1.0, 0.1 + 0.85 * (1 - math.exp(-k / 12)) + 0.03 * math.cos(k))
+                loss_sum += b_loss
+                acc_sum += b_acc
+                last = BatchEnd(epoch, step, self.steps, step * cfg.batch_size, loss_sum / step, acc_sum / step,
+                                b_loss, b_acc, 1000.0, 0.01 * k)
+                emit(last)
+                if not math.isfinite(b_loss):
+                    failure = f"loss became nan at epoch {epoch} step {step} — learning rate too high?"
+                    break
+                if control.paused:
+                    emit(PhaseChanged("paused"))
+                    while control.paused:
+                        time.sleep(0.01)
+                    if not control.stop_requested:
+                        emit(PhaseChanged(TRAINING))
+                if control.stop_requested:
+                    break
+            if failure or (control.stop_requested and last is not None and last.step < self.steps):
+                break
+            probs = fake_probabilities(y, epoch)
+            emit(Predictions(epoch, probs))
+            correct = float((probs.argmax(1) == y).mean())
+            assert last is not None
+            emit(EpochEnd(epoch, cfg.epochs, last.loss, last.accuracy, 0.5 / epoch, correct, 0.01 * self.steps))
+            done = epoch
+            if control.stop_requested:
+                break
+        status = FAILED if failure else STOPPED if control.stop_requested and done < cfg.epochs else DONE
+        probs = fake_probabilities(y, max(done, 1))
+        acc = float((probs.argmax(1) == y).mean()) if not failure else math.nan
+        conf = np.zeros((10, 10), dtype=int)
+        np.add.at(conf, (y, probs.argmax(1)), 1)
+        result = RunFinished(status, failure or ("stopped by user" if status == STOPPED else ""), done,
+                             0.5 if not failure else math.nan, acc, tuple([acc] * 10),
+                             tuple(tuple(int(v) for v in row) for row in conf), 0.01 * k, 0.02 * k, None)
+        emit(result)
+        emit(PhaseChanged(status, result.reason))
+        return result

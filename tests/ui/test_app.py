@@ -1,0 +1,319 @@
+"""Pilot tests of the real app with a fake trainer: keys, form validation, viewer, quit."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from textual.widgets import Input, Label, Select, TabbedContent
+
+from mnist_tui.errors import DatasetError
+from mnist_tui.screens.confirm import ConfirmScreen
+from mnist_tui.screens.viewer import ViewerView
+from mnist_tui.training.events import DONE, FAILED, PAUSED, STOPPED, TRAINING
+from mnist_tui.widgets.metric_chart import BatchChart
+from mnist_tui.widgets.prob_histogram import ProbHistogram
+from tests.ui.conftest import wait_for
+from tests.ui.fakes import FakeTrainer, fake_probabilities, sample_digits
+
+SIZE = (110, 34)
+
+
+def active_tab(app) -> str:
+    return app.query_one(TabbedContent).active
+
+
+async def test_start_runs_and_finishes(make, fake: FakeTrainer) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "s")
+        await wait_for(pilot, lambda: app.history.finished is not None)
+        assert active_tab(app) == "train"
+        assert len(fake.calls) == 1 and fake.calls[0].preset == "mlp"
+        assert app.history.batches == fake.steps * 2
+        assert app.history.phase == DONE
+        assert len(app.history.epochs) == 2
+        await pilot.pause(0.3)
+        chart = app.query_one("#chart-loss", BatchChart)
+        assert chart.points_plotted > 0
+        status = str(app.query_one("#train-status").render())
+        assert "DONE" in status and "test accuracy" in status
+
+
+async def test_pause_resume_stop(make) -> None:
+    gate = threading.Event()
+    fake = FakeTrainer(gate=gate, batch_delay=0.02)
+    app = make(trainer=fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "s")
+        await wait_for(pilot, lambda: len(fake.controls) == 1)
+        control = fake.controls[0]
+        gate.set()
+        await wait_for(pilot, lambda: app.history.batches >= 3)
+        await pilot.press("p")
+        assert control.paused
+        await wait_for(pilot, lambda: app.history.phase == PAUSED)
+        paused_at = app.history.batches
+        await pilot.pause(0.2)
+        assert app.history.batches == paused_at, "batches must not advance while paused"
+        await pilot.press("p")
+        await wait_for(pilot, lambda: app.history.phase == TRAINING or app.history.batches > paused_at)
+        gate.clear()  # hold it mid-epoch so stop lands inside an epoch
+        await pilot.press("x")
+        gate.set()
+        await wait_for(pilot, lambda: app.history.finished is not None)
+        assert app.history.finished.status == STOPPED
+        assert app.history.phase == STOPPED
+        assert app.history.batches < fake.steps * 2
+        assert not app.running
+
+
+async def test_start_while_running_is_refused(make) -> None:
+    gate = threading.Event()
+    fake = FakeTrainer(gate=gate)
+    app = make(trainer=fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "s")
+        await wait_for(pilot, lambda: app.running and len(fake.calls) == 1)
+        await pilot.press("s")
+        await pilot.pause(0.1)
+        assert len(fake.calls) == 1
+        assert any("already in progress" in n.message for n in app._notifications)
+        fake.controls[0].stop()
+        gate.set()
+        await wait_for(pilot, lambda: not app.running)
+
+
+BAD_VALUES = [
+    ("epochs", "0", "at least 1"),
+    ("epochs", "-3", "at least 1"),
+    ("epochs", "abc", "whole number"),
+    ("epochs", "2.5", "whole number"),
+    ("epochs", "", "empty"),
+    ("epochs", "99999999", "at most"),
+    ("batch_size", "0", "at least 1"),
+    ("batch_size", "nan", "finite"),
+    ("learning_rate", "0", "must be in"),
+    ("learning_rate", "-0.1", "must be in"),
+    ("learning_rate", "inf", "finite"),
+    ("learning_rate", "fast", "number"),
+    ("hidden_units", "0", "at least 1"),
+    ("dropout", "1", "must be in"),
+    ("dropout", "-0.2", "must be in"),
+    ("momentum", "1.5", "must be in"),
+    ("val_split", "1", "must be in"),
+    ("limit", "0", "at least 1"),
+    ("seed", "-1", "at least 0"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), BAD_VALUES)
+async def test_form_rejects_bad_value_inline_and_refuses_start(make, fake: FakeTrainer, field: str, value: str,
+                                                               message: str) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        widget = app.query_one(f"#field-{field}", Input)
+        widget.focus()
+        widget.value = ""
+        await pilot.press(*value) if value else None
+        await pilot.pause()
+        error = app.query_one(f"#error-{field}", Label)
+        assert error.has_class("-visible")
+        assert message in str(error.render())
+        assert app.query_one(f"#row-{field}").has_class("-invalid")
+        assert app.config is None
+        await pilot.press("escape", "s")
+        await pilot.pause()
+        assert fake.calls == []
+        assert any("Cannot start" in n.message for n in app._notifications)
+        # Fixing the value clears the error again.
+        widget.value = {"limit": "", "val_split": "0", "dropout": "0", "momentum": "0"}.get(field, "1")
+        await pilot.pause()
+        assert not error.has_class("-visible")
+        assert app.config is not None
+
+
+async def test_preset_picker_fills_form_and_keyboard_edits_reach_trainer(make, fake: FakeTrainer) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        select = app.query_one("#field-preset", Select)
+        select.focus()
+        await pilot.press("enter")  # open the list
+        await pilot.press("down", "down", "enter")  # mlp → mlp-small → cnn
+        await pilot.pause()
+        assert select.value == "cnn"
+        assert app.query_one("#field-epochs", Input).value == "5"
+        assert app.query_one("#field-batch_size", Input).value == "32"
+        assert app.query_one("#field-hidden_units", Input).value == "1000"
+        assert app.query_one("#field-loss", Select).value == "sparse"
+        assert app.query_one("#model-summary").total_params == 3_156_098
+        batch = app.query_one("#field-batch_size", Input)
+        # As a user would: Tab from the model picker to the batch size (Tab selects the old value).
+        await pilot.press(*["tab"] * 7)
+        assert app.focused is batch
+        await pilot.press("6", "4")
+        await pilot.pause()
+        assert batch.value == "64"
+        await pilot.press("escape", "s")
+        await wait_for(pilot, lambda: app.history.finished is not None)
+        cfg = fake.calls[0]
+        assert (cfg.preset, cfg.batch_size, cfg.epochs, cfg.optimizer) == ("cnn", 64, 5, "adam")
+
+
+async def test_viewer_navigation_and_filters(make, fake: FakeTrainer) -> None:
+    app = make()
+    x, y = sample_digits()
+    probs = fake_probabilities(y, 2)
+    wrong = np.flatnonzero(probs.argmax(1) != y)
+    assert len(wrong) > 2
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "s")
+        await wait_for(pilot, lambda: app.history.finished is not None)
+        await pilot.press("v")
+        assert active_tab(app) == "viewer"
+        viewer = app.query_one(ViewerView)
+        assert app.focused is viewer
+        nav = viewer.nav
+        assert nav is not None and nav.index == 0
+        await pilot.press("right", "right")
+        assert nav.index == 2
+        await pilot.press("left")
+        assert nav.index == 1
+        await pilot.press("m")
+        assert nav.index == wrong[wrong > 1][0]
+        await pilot.press("m")
+        assert nav.index == wrong[wrong > 1][1]
+        await pilot.press("M")
+        assert nav.index == wrong[wrong > 1][0]
+        await pilot.press("7")
+        assert y[nav.index] == 7
+        await pilot.press("right")
+        assert y[nav.index] == 7
+        await pilot.press("r")
+        assert y[nav.index] == 7
+        await pilot.press("a")
+        assert nav.class_filter is None
+        info = str(app.query_one("#viewer-info").render())
+        assert f"#{nav.index}" in info and f"true {y[nav.index]}" in info
+        hist = app.query_one(ProbHistogram)
+        assert hist.probs is not None and np.allclose(hist.probs, probs[nav.index])
+        assert "◂ predicted" in str(hist.render()) and "true▸" in str(hist.render())
+
+
+async def test_viewer_before_any_run_says_so(make) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "v", "right", "m", "3")
+        assert "No test data yet" in str(app.query_one("#viewer-info").render())
+
+
+async def test_quit_asks_while_training_and_stops_cleanly(make) -> None:
+    gate = threading.Event()
+    fake = FakeTrainer(gate=gate)
+    app = make(trainer=fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "s")
+        await wait_for(pilot, lambda: app.running and len(fake.controls) == 1)
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert app.running
+        await pilot.press("q")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: fake.finished.is_set(), timeout=5)
+        control = fake.controls[0]
+        assert control.stop_requested and control.quick
+    assert app.return_code == 0
+    assert fake.finished.is_set()
+
+
+async def test_quit_when_idle_exits_at_once(make) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_trainer_failure_becomes_notification_not_crash(make) -> None:
+    fake = FakeTrainer(fail=DatasetError("/nope: no such file or directory"))
+    app = make(trainer=fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "s")
+        await wait_for(pilot, lambda: not app.running and len(fake.calls) == 1)
+        await pilot.pause(0.1)
+        assert app.history.phase == FAILED
+        messages = [n.message for n in app._notifications]
+        assert any("/nope: no such file or directory" in m for m in messages)
+        assert "FAILED" in str(app.query_one("#train-status").render())
+        # The app is still alive and can start again.
+        fake.fail = None
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.history.finished is not None)
+        assert app.history.phase == DONE
+
+
+async def test_nan_loss_ends_run_as_failed_with_reason(make) -> None:
+    fake = FakeTrainer(nan_at=5)
+    app = make(trainer=fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "s")
+        await wait_for(pilot, lambda: app.history.finished is not None)
+        assert app.history.finished.status == FAILED
+        assert "loss became nan" in app.history.finished.reason
+        assert app.history.batches == 5
+        assert any("loss became nan" in n.message for n in app._notifications)
+
+
+async def test_resize_down_to_80x24_and_back(make) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "s")
+        await wait_for(pilot, lambda: app.history.finished is not None)
+        for size in [(80, 24), (200, 60), (90, 30), (80, 24)]:
+            await pilot.resize_terminal(*size)
+            for tab in ("t", "v", "e"):
+                await pilot.press(tab)
+                await pilot.pause()
+            assert app.size == size
+        await pilot.press("t")
+        await pilot.pause(0.3)
+        for chart in app.query(BatchChart):
+            assert chart.size.width > 10 and chart.size.height >= 5
+        await pilot.press("v")
+        hist = app.query_one(ProbHistogram)
+        assert hist.size.height >= 11  # title + ten bars
+
+
+async def test_marker_cycles_and_help_toggles(make) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "c")
+        assert {c.marker for c in app.query(BatchChart)} == {"hd"}
+        await pilot.press("c", "c")
+        assert {c.marker for c in app.query(BatchChart)} == {"braille"}
+        await pilot.press("question_mark")
+        assert app.screen.query("HelpPanel")
+        await pilot.press("question_mark")
+        assert not app.screen.query("HelpPanel")
+
+
+async def test_every_binding_has_id_and_description() -> None:
+    from mnist_tui.app import MnistApp
+
+    for cls in (MnistApp, ViewerView, ConfirmScreen):
+        for binding in cls.BINDINGS:
+            assert binding.id, f"{cls.__name__}: {binding.key} has no id"
+            assert binding.description, f"{cls.__name__}: {binding.key} has no description"
+
+
+async def test_actions_are_in_the_command_palette(make) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        titles = {cmd.title for cmd in app.get_system_commands(app.screen)}
+        for title in ("Start training", "Pause / resume training", "Stop training", "Show digit viewer",
+                      "Show training charts", "Show setup", "Preset: cnn"):
+            assert title in titles
