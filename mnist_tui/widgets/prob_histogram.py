@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from rich.text import Text
 from textual.widget import Widget
@@ -31,5 +33,7 @@ class ProbHistogram(Widget):
         if self.probs is None:
             title.append("  (no predictions yet: they come at the end of the first epoch)", style="dim")
         title.append("\n")
-        title.append_text(probability_bars(self.probs, self.true_label, self.class_names, self.size.width))
+        # Without colour, red means nothing: the predicted row is bold and the rest plain.
+        styles = {"bar_style": "", "predicted_style": "bold"} if os.environ.get("NO_COLOR") else {}
+        title.append_text(probability_bars(self.probs, self.true_label, self.class_names, self.size.width, **styles))
         return title

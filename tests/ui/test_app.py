@@ -163,7 +163,7 @@ async def test_preset_picker_fills_form_and_keyboard_edits_reach_trainer(make, f
 
 async def test_viewer_navigation_and_filters(make, fake: FakeTrainer) -> None:
     app = make()
-    x, y = sample_digits()
+    _x, y = sample_digits()
     probs = fake_probabilities(y, 2)
     wrong = np.flatnonzero(probs.argmax(1) != y)
     assert len(wrong) > 2

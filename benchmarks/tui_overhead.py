@@ -1,0 +1,308 @@
+"""What does training inside the TUI cost? Plain ``model.fit`` vs the real app, headless.
+
+All in ONE process, on the same data and the same model builder, alternating variants after
+an untimed warm-up of each (TensorFlow import, first tracing and data loading are outside
+every timing):
+
+  A  plain Keras: ``build_model(cfg)`` then ``model.fit(x, y, verbose=0)``; seconds are
+     taken around ``fit`` only, on a fresh model each run (like the app, so both include
+     tracing the train function).
+  E  A plus the trainer's per-epoch work, as a callback: softmax on the whole test set
+     (for the viewer) and an atomic ``model.save`` checkpoint. Not UI cost, but the app's
+     ``train_seconds`` includes it, so E separates "features" from "UI".
+  B  the real app: ``make_app(cfg, runs_dir=tmp)`` under ``run_test(size=(110, 34))``,
+     Escape then ``s``, wait for ``app.history.finished``; samples/s from
+     ``RunFinished.train_seconds`` (the trainer's clock around ``fit``) and n_train × epochs.
+     The Training tab is showing: the status line updates at ≤ 20 Hz, charts at 4 fps.
+
+Then key → repaint latency: during a real app run at full speed, alternately press ``v``
+and ``t`` (Viewer / Training tab; switching to Training forces a redraw of all four
+charts) and time from posting the key until the screen hands a frame showing the new tab to
+the display (``App._display`` wrapped: in headless mode that is where the compositor's
+output would be written to the terminal, so terminal I/O itself is not counted). The same
+measurement with no run in progress is the baseline.
+
+Usage:  python benchmarks/tui_overhead.py [--preset mlp] [--data DIR] [--limit N]
+                                          [--epochs 2] [--repeats 3] [--latency-samples 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mnist_tui.config import PRESETS, TrainConfig, preset_config  # noqa: E402
+from mnist_tui.data import DATA_ENV, load_dataset, take_subset  # noqa: E402
+from mnist_tui.errors import MnistTuiError  # noqa: E402
+from mnist_tui.training.trainer import Prepared, prepare  # noqa: E402
+
+DEFAULT_DATA = "/work/shared/data/mnist-20k"
+SIZE = (110, 34)
+GOAL_RATIO = 0.97
+GOAL_P95_MS = 50.0
+KEY_TIMEOUT = 5.0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", choices=[p for p in PRESETS if p != "scratch"], default="mlp")
+    parser.add_argument("--data", default=None,
+                        help=f"IDX directory or .npz (default ${DATA_ENV}, else {DEFAULT_DATA})")
+    parser.add_argument("--limit", type=int, default=None, help="train on the first N images only")
+    parser.add_argument("--epochs", type=int, default=2, help="epochs per timed run (default 2)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per variant (default 3, min 2)")
+    parser.add_argument("--latency-samples", type=int, default=40, help="key presses per latency phase (min 30)")
+    args = parser.parse_args(argv)
+    if args.repeats < 2 or args.epochs < 1 or args.latency_samples < 30:
+        parser.error("--repeats must be >= 2, --epochs >= 1 and --latency-samples >= 30")
+    return args
+
+
+def pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (no interpolation: p95 of 40 samples is the 38th smallest)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+# ---------------------------------------------------------------- A and E: plain Keras
+def keras_fit(cfg: TrainConfig, data: Prepared, scratch: Path, epoch_work: bool) -> float:
+    import keras
+
+    from mnist_tui.models.keras_models import build_model
+    from mnist_tui.runs.rundir import atomic_save
+    from mnist_tui.training.callbacks import predict_chunks
+
+    keras.utils.set_random_seed(cfg.seed)
+    model = build_model(cfg)
+    callbacks: list[Any] = []
+    if epoch_work:
+        class EpochWork(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+                predict_chunks(self.model, data.x_test)
+                atomic_save(scratch / "model.keras", self.model.save)
+
+        callbacks.append(EpochWork())
+    start = time.perf_counter()
+    model.fit(data.x_train, data.y_train, batch_size=cfg.batch_size, epochs=cfg.epochs, verbose=0,
+              callbacks=callbacks, shuffle=True)
+    return time.perf_counter() - start
+
+
+# ---------------------------------------------------------------- B: the app
+async def start_run(app: Any, pilot: Any) -> None:
+    await pilot.pause()
+    await pilot.press("escape", "s")
+    if not app.running:
+        raise RuntimeError(f"pressing s did not start a run: phase {app.history.phase!r}")
+
+
+async def wait_finished(app: Any, timeout: float = 600.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while app.history.finished is None or app.running:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the app's run did not finish in time")
+        await asyncio.sleep(0.05)
+    return app.history.finished
+
+
+async def app_run(cfg: TrainConfig, runs_dir: str) -> tuple[float, int]:
+    """One real app run; returns (train_seconds, epochs completed)."""
+    from mnist_tui.app import make_app
+
+    app = make_app(cfg, runs_dir=runs_dir, seed=cfg.seed)
+    async with app.run_test(size=SIZE) as pilot:
+        await start_run(app, pilot)
+        fin = await wait_finished(app)
+    if fin.status != "done":
+        raise RuntimeError(f"app run ended {fin.status}: {fin.reason}")
+    return fin.train_seconds, fin.epochs_completed
+
+
+# ---------------------------------------------------------------- latency
+class RepaintProbe:
+    """Wraps ``app._display`` to stamp every frame the screen hands to the terminal."""
+
+    def __init__(self, app: Any) -> None:
+        from textual.widgets import TabbedContent
+
+        self.app = app
+        self.tabs = app.query_one(TabbedContent)
+        self.waiting: tuple[str, asyncio.Future[float]] | None = None
+        original = app._display
+
+        def display(screen: Any, renderable: Any) -> None:
+            original(screen, renderable)
+            if renderable is None or self.waiting is None:
+                return
+            want, fut = self.waiting
+            if self.tabs.active == want and not fut.done():
+                fut.set_result(time.perf_counter())
+
+        app._display = display
+
+    async def measure(self, pilot: Any, key: str, expect: str) -> tuple[float, float]:
+        """(ms from key to the first frame showing ``expect``, ms until pilot.press returns settled)."""
+        fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.waiting = (expect, fut)
+        t0 = time.perf_counter()
+        press = asyncio.create_task(pilot.press(key))
+        try:
+            t_frame = await asyncio.wait_for(asyncio.shield(fut), KEY_TIMEOUT)
+        finally:
+            self.waiting = None
+        await press
+        return (t_frame - t0) * 1e3, (time.perf_counter() - t0) * 1e3
+
+
+async def latency_phase(probe: RepaintProbe, pilot: Any, n: int, while_training: Any | None) -> list[float]:
+    rng = random.Random(0)
+    frames: list[float] = []
+    keys = [("v", "viewer"), ("t", "train")]
+    i = 0
+    while len(frames) < n:
+        key, expect = keys[i % 2]
+        i += 1
+        ms, _settled = await probe.measure(pilot, key, expect)
+        if while_training is None or while_training():
+            frames.append(ms)
+        elif while_training is not None and probe.app.history.finished is not None:
+            break  # the run ended before enough samples: report what we have
+        await asyncio.sleep(0.03 + 0.05 * rng.random())  # desynchronise from the app's timers
+    return frames
+
+
+async def latency_run(cfg: TrainConfig, runs_dir: str, n: int) -> tuple[list[float], list[float], float, int]:
+    from mnist_tui.app import make_app
+
+    app = make_app(cfg, runs_dir=runs_dir, seed=cfg.seed)
+    async with app.run_test(size=SIZE) as pilot:
+        probe = RepaintProbe(app)
+        # Baseline: idle app (no run yet), Training tab ↔ Viewer tab, empty charts.
+        await pilot.press("escape", "t")
+        await pilot.pause()
+        idle = await latency_phase(probe, pilot, n, None)
+        await pilot.press("e")  # back to setup, like a user would, then start
+        await start_run(app, pilot)
+        while not (app.history.phase == "training" and app.history.batches > 0):
+            if app.history.finished is not None:
+                raise RuntimeError("the latency run ended before training started")
+            await asyncio.sleep(0.02)
+        busy = await latency_phase(probe, pilot, n,
+                                   lambda: app.history.phase == "training" and app.history.finished is None)
+        batches = app.history.batches
+        await pilot.press("x")  # stop early: the samples are in
+        fin = await wait_finished(app)
+    return idle, busy, fin.train_seconds, batches
+
+
+# ---------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    t_wall = time.perf_counter()
+    data_path = args.data or os.environ.get(DATA_ENV) or DEFAULT_DATA
+    cfg = preset_config(args.preset).with_changes(epochs=args.epochs, limit=args.limit, data_path=data_path)
+    try:
+        cfg.validated()
+        ds = take_subset(load_dataset(cfg.dataset, data_path), cfg.limit)
+    except MnistTuiError as err:
+        print(f"tui_overhead.py: {err}", file=sys.stderr)
+        return 1
+    data = prepare(cfg, ds)
+    n_train = len(data.x_train)
+    samples = n_train * cfg.epochs
+
+    import keras
+
+    print(f"preset {cfg.preset}: {n_train:,} train images ({ds.source}), batch {cfg.batch_size}, "
+          f"{math.ceil(n_train / cfg.batch_size)} steps/epoch, {cfg.epochs} epoch(s) per run; "
+          f"keras {keras.__version__}, {os.cpu_count()} CPU(s)", flush=True)
+
+    labels = {
+        "A": "plain fit(verbose=0)",
+        "E": "fit + epoch-end predict/save",
+        "B": "real app, headless",
+    }
+    with tempfile.TemporaryDirectory(prefix="mnist-tui-tuibench-") as tmp:
+        scratch = Path(tmp)
+        runs_dir = str(scratch / "runs")
+
+        def run(key: str) -> float:
+            if key == "A":
+                return keras_fit(cfg, data, scratch, epoch_work=False)
+            if key == "E":
+                return keras_fit(cfg, data, scratch, epoch_work=True)
+            seconds, done = asyncio.run(app_run(cfg, runs_dir))
+            if done != cfg.epochs:
+                raise RuntimeError(f"app run completed {done} of {cfg.epochs} epochs")
+            return seconds
+
+        print("warming up (untimed): one run of each variant ...", flush=True)
+        for key in labels:
+            run(key)
+
+        rates: dict[str, list[float]] = {k: [] for k in labels}
+        print()
+        print(f"{'run':>3}  {'variant':<33} {'seconds':>8} {'samples/s':>10}")
+        print(f"{'---':>3}  {'-' * 33} {'-' * 8} {'-' * 10}")
+        for i in range(1, args.repeats + 1):
+            for key in labels:
+                seconds = run(key)
+                rates[key].append(samples / seconds)
+                print(f"{i:>3}  {key + '  ' + labels[key]:<33} {seconds:>8.3f} {samples / seconds:>10,.0f}",
+                      flush=True)
+
+        # Latency: a long enough run that ≥ N presses land while it trains; stopped once done.
+        lat_cfg = cfg.with_changes(epochs=max(cfg.epochs, 20))
+        print(f"\nkey → repaint latency: {args.latency_samples} presses idle, then "
+              f"{args.latency_samples} while training ...", flush=True)
+        idle, busy, lat_train_s, lat_batches = asyncio.run(latency_run(lat_cfg, runs_dir, args.latency_samples))
+
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    best = {k: max(v) for k, v in rates.items()}
+    print()
+    print(f"{'':<36} {'median':>10} {'best':>10}  samples/s   vs A (median)")
+    for key in labels:
+        print(f"{key + '  ' + labels[key]:<36} {med[key]:>10,.0f} {best[key]:>10,.0f}  {'':9} {med[key] / med['A']:.3f}")
+    ratio = med["B"] / med["A"]
+    paired = statistics.median(b / a for a, b in zip(rates["A"], rates["B"], strict=True))
+    print()
+    print(f"ratio B/A (median samples/s): {ratio:.3f}   goal >= {GOAL_RATIO}: "
+          f"{'met' if ratio >= GOAL_RATIO else 'NOT met'}  (paired-run median {paired:.3f})")
+    print(f"  of which epoch-end features (E/A): {med['E'] / med['A']:.3f}; "
+          f"UI alone (B/E): {med['B'] / med['E']:.3f}")
+
+    print()
+    print(f"key → repaint latency (v/t tab switch, {SIZE[0]}x{SIZE[1]}), ms:")
+    print(f"  {'':<26} {'n':>3} {'p50':>7} {'p95':>7} {'max':>7}")
+    for name, vals in (("idle (baseline)", idle), ("while training", busy)):
+        if vals:
+            print(f"  {name:<26} {len(vals):>3} {pct(vals, 50):>7.1f} {pct(vals, 95):>7.1f} {max(vals):>7.1f}")
+    if len(busy) < 30:
+        print(f"  warning: only {len(busy)} presses landed while training")
+    if busy and idle:
+        p95 = pct(busy, 95)
+        print(f"  training/idle: p50 ×{pct(busy, 50) / pct(idle, 50):.2f}, p95 ×{p95 / pct(idle, 95):.2f};"
+              f"  goal p95 < {GOAL_P95_MS:.0f} ms: {'met' if p95 < GOAL_P95_MS else 'NOT met'}")
+    if lat_train_s > 0:
+        print(f"  (latency run trained {lat_batches} batches in {lat_train_s:.1f} s: "
+              f"{min(lat_batches * cfg.batch_size, n_train * lat_cfg.epochs) / lat_train_s:,.0f} samples/s"
+              f" with the key presses, vs A {med['A']:,.0f})")
+    print(f"\nwall time {time.perf_counter() - t_wall:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

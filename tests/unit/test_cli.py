@@ -1,0 +1,223 @@
+"""Tests for the command line, run as a real subprocess (``python -m mnist_tui``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mnist_tui.cli import build_parser, config_from_args
+from mnist_tui.config import PRESETS
+from tests.conftest import REPO_ROOT
+
+NATIVE_LOG = re.compile(r"cuda|I0000|E0000|W0000|absl|cpu_feature_guard|oneDNN|tensorflow/", re.IGNORECASE)
+
+
+def cli_env(data: Path | None = None, **extra: str) -> dict[str, str]:
+    drop = ("MNIST_TUI_DATA", "MNIST_TUI_DEBUG", "MNIST_TUI_NATIVE_LOG")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    env.pop("TERM", None)
+    if data is not None:
+        env["MNIST_TUI_DATA"] = str(data)
+    env.update(extra)
+    return env
+
+
+def mnist_tui(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mnist_tui", *args], capture_output=True, text=True,
+                          env=env or cli_env(), timeout=timeout, cwd=REPO_ROOT, stdin=subprocess.DEVNULL)
+
+
+def one_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+def only_run_dir(parent: Path) -> Path:
+    (run_dir,) = list(parent.iterdir())
+    return run_dir
+
+
+# ----------------------------------------------------------------------------- help
+def test_help_lists_presets_quickly() -> None:
+    start = time.perf_counter()
+    proc = mnist_tui("--help")
+    took = time.perf_counter() - start
+    assert proc.returncode == 0, proc.stderr
+    for name, preset in PRESETS.items():
+        assert re.search(rf"^\s+{re.escape(name)}\s", proc.stdout, re.MULTILINE), name
+        assert preset.reference in proc.stdout
+    assert "train" in proc.stdout and proc.stderr == ""
+    assert took < 3.0, f"--help took {took:.1f}s"
+    sub = mnist_tui("train", "--help")
+    assert sub.returncode == 0 and "--log-every" in sub.stdout and "mlp-small" in sub.stdout
+
+
+def test_help_imports_no_heavy_modules() -> None:
+    code = (
+        "import sys\n"
+        "from mnist_tui.cli import main\n"
+        "for argv in (['--help'], ['train', '--help']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit as exc:\n"
+        "        assert exc.code == 0, exc.code\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'textual'))\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(),
+                          cwd=REPO_ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY []" in proc.stderr
+
+
+def test_flags_before_the_command_are_kept() -> None:
+    args = build_parser().parse_args(["--model", "cnn", "--epochs", "3", "train", "--batch-size", "8"])
+    cfg = config_from_args(args)
+    assert (args.command, cfg.preset, cfg.epochs, cfg.batch_size) == ("train", "cnn", 3, 8)
+    args = build_parser().parse_args(["--epochs", "3", "train", "--epochs", "4"])
+    assert config_from_args(args).epochs == 4  # the closer flag wins
+    assert config_from_args(build_parser().parse_args(["train"])).preset == "mlp"
+
+
+# ------------------------------------------------------------------------- training
+def test_train_mlp_writes_run_dir(real_data_dir: Path, tmp_path: Path) -> None:
+    proc = mnist_tui("train", "--model", "mlp", "--epochs", "1", "--limit", "2000", "--out", str(tmp_path),
+                     env=cli_env(real_data_dir))
+    assert proc.returncode == 0, proc.stderr
+    assert "\r" not in proc.stdout and "\x1b" not in proc.stdout  # a pipe gets plain lines, no bar
+    lines = proc.stdout.splitlines()
+    epoch_lines = [ln for ln in lines if ln.startswith("epoch ")]
+    assert len(epoch_lines) == 1 and epoch_lines[0].startswith("epoch 1/1 loss ")
+    assert lines[0].startswith("mlp: 2,000 train / 10,000 test images")
+    assert any(ln.startswith("done: test accuracy 0.") for ln in lines)
+    assert not NATIVE_LOG.search(proc.stderr), proc.stderr
+    assert proc.stderr == ""
+    run_dir = only_run_dir(tmp_path)
+    assert f"run saved to {run_dir}" in proc.stdout
+    assert {p.name for p in run_dir.iterdir()} == {"config.json", "metrics.csv", "summary.json", "model.keras"}
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "done" and summary["config"]["limit"] == 2000
+    assert summary["test_accuracy"] > 0.7
+
+
+def test_train_scratch_writes_npz(real_data_dir: Path, tmp_path: Path) -> None:
+    proc = mnist_tui("train", "--model", "scratch", "--epochs", "1", "--limit", "2000", "--out", str(tmp_path),
+                     env=cli_env(real_data_dir))
+    assert proc.returncode == 0, proc.stderr
+    run_dir = only_run_dir(tmp_path)
+    assert (run_dir / "model.npz").is_file() and not (run_dir / "model.keras").exists()
+    assert json.loads((run_dir / "summary.json").read_text())["model_file"] == "model.npz"
+
+
+# ---------------------------------------------------------------------- user errors
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["train", "--bogus"], "unrecognized arguments: --bogus"),
+    (["--bogus"], "unrecognized arguments"),
+    (["train", "--epochs", "0"], "--epochs: must be at least 1"),
+    (["train", "--epochs", "abc"], "--epochs: must be a whole number"),
+    (["train", "--lr", "nan"], "--lr: must be a finite number"),
+    (["train", "--model", "resnet"], "--model: unknown preset 'resnet'"),
+    (["train", "--dropout", "1.5"], "--dropout: must be in [0, 1)"),
+    (["train", "--model", "scratch", "--optimizer", "adam"], "--optimizer: the scratch network trains with sgd"),
+    (["train", "--log-every", "-1"], "--log-every: must be 0 or more"),
+    (["train", "--log-every", "x"], "invalid int value"),
+])
+def test_bad_flags_exit_2_with_one_line(args: list[str], fragment: str) -> None:
+    proc = mnist_tui(*args)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    line = one_line(proc.stderr)
+    assert line.startswith("mnist-tui") and fragment in line
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_missing_data_path_exits_1(tmp_path: Path) -> None:
+    proc = mnist_tui("train", "--data", "/nonexistent/mnist", "--out", str(tmp_path))
+    assert proc.returncode == 1
+    line = one_line(proc.stderr)
+    assert line.startswith("mnist-tui: error:") and "/nonexistent/mnist" in line and "no such file" in line
+    assert "Traceback" not in proc.stderr and list(tmp_path.iterdir()) == []
+
+
+def test_batch_larger_than_data_exits_2(real_data_dir: Path) -> None:
+    proc = mnist_tui("train", "--model", "scratch", "--limit", "20", "--no-save", env=cli_env(real_data_dir))
+    assert proc.returncode == 2
+    assert one_line(proc.stderr) == "mnist-tui: error: --batch-size: 32 is larger than the 20 training samples"
+
+
+def test_no_data_anywhere_lists_three_ways(tmp_path: Path) -> None:
+    home, keras_home = tmp_path / "home", tmp_path / "keras"
+    home.mkdir()
+    keras_home.mkdir()
+    env = cli_env(HOME=str(home), KERAS_HOME=str(keras_home), XDG_DATA_HOME=str(tmp_path / "xdg"))
+    start = time.perf_counter()
+    try:
+        proc = mnist_tui("train", "--no-save", env=env, timeout=40)
+    except subprocess.TimeoutExpired:
+        pytest.skip("Keras's download attempt hangs here instead of failing fast offline")
+    took = time.perf_counter() - start
+    if proc.returncode == 0:
+        pytest.skip("this machine is online: Keras downloaded MNIST")
+    assert proc.returncode == 1
+    line = one_line(proc.stderr)
+    assert "No MNIST data found" in line
+    assert "--data PATH" in line and "MNIST_TUI_DATA" in line and "internet" in line
+    assert str(keras_home) in line
+    assert "Traceback" not in proc.stderr
+    assert took < 20, f"no-data failure took {took:.1f}s"
+
+
+# ----------------------------------------------------------------------------- SIGINT
+def test_sigint_stops_and_saves(real_data_dir: Path, tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "mnist_tui", "train", "--model", "cnn", "--limit", "3000", "--epochs", "1",
+           "--log-every", "1", "--out", str(tmp_path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=cli_env(real_data_dir), cwd=REPO_ROOT, stdin=subprocess.DEVNULL)
+    try:
+        assert proc.stdout is not None
+        seen: list[str] = []
+        for line in proc.stdout:
+            seen.append(line)
+            if re.match(r"epoch 1/1 step \d+/94 ", line):
+                break
+        else:
+            pytest.fail(f"no batch line; stdout={seen!r}")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    out = "".join(seen) + out
+    assert proc.returncode == 130, err
+    assert "stopping after this batch" in err and "Traceback" not in err
+    assert not NATIVE_LOG.search(err), err
+    steps = [int(m.group(1)) for m in re.finditer(r"^epoch 1/1 step (\d+)/94 ", out, re.MULTILINE)]
+    assert steps and max(steps) < 94  # stopped well before the epoch ended
+    assert re.search(r"^stopped: test accuracy 0\.\d+ .* stopped by user$", out, re.MULTILINE), out
+    run_dir = only_run_dir(tmp_path)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "stopped" and summary["epochs_completed"] == 0
+    assert summary["model_file"] == "model.keras" and (run_dir / "model.keras").stat().st_size > 1_000_000
+    metrics = (run_dir / "metrics.csv").read_text().splitlines()
+    assert len(metrics) - 1 == max(steps)  # header + one row per batch that ran
+
+
+def test_top_level_runs_dir_is_used_by_train(tiny_idx_dir: Path, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    proc = mnist_tui("--runs-dir", str(runs), "--epochs", "1", "train", "--model", "scratch",
+                     "--data", str(tiny_idx_dir), "--batch-size", "8")
+    assert proc.returncode == 0, proc.stderr
+    run_dir = only_run_dir(runs)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["config"]["epochs"] == 1 and summary["epochs_completed"] == 1
+    assert summary["dataset"]["n_train"] == 64

@@ -1,0 +1,140 @@
+"""Pure rendering helpers: digit art, probability bars, chart reduction, viewer navigation."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from rich.console import Console
+
+from mnist_tui.messages import EventBridge, TrainingProgress
+from mnist_tui.render.bars import bar_string, probability_bars
+from mnist_tui.render.digits import ASCII_RAMP, digit_text
+from mnist_tui.render.navigation import DigitNavigator
+from mnist_tui.render.series import Series, nice_ticks, reduce, smooth
+from mnist_tui.training.events import BatchEnd, EpochEnd
+from mnist_tui.training.history import RunHistory
+from tests.ui.fakes import sample_digits
+
+
+def plain(text) -> str:
+    console = Console(width=200, record=True, color_system=None)
+    console.print(text)
+    return console.export_text()
+
+
+def test_halfblock_digit_is_28_by_14_cells_and_keeps_the_grey_levels() -> None:
+    x, _ = sample_digits()
+    text = digit_text(x[0], "halfblock")
+    lines = text.plain.split("\n")
+    assert len(lines) == 14 and all(len(line) == 28 for line in lines)
+    # Every cell's colours are its two pixels, quantised to 16 levels.
+    styles = {span.style for span in text.spans}
+    greys = {int(str(s.color.triplet.hex)[1:3], 16) for s in styles if s.color is not None}
+    assert max(greys) >= 238 and min(greys) == 0
+
+
+def test_ascii_digit_ink_follows_the_pixels() -> None:
+    x, _ = sample_digits()
+    img = x[0]
+    lines = digit_text(img, "ascii").plain.split("\n")
+    assert len(lines) == 14 and all(len(line) == 28 for line in lines)
+    assert set("".join(lines)) <= set(ASCII_RAMP)
+    for r, line in enumerate(lines):
+        for c, ch in enumerate(line):
+            mean = (int(img[2 * r, c]) + int(img[2 * r + 1, c])) / 2
+            if mean == 0:
+                assert ch == " "
+            elif mean >= 200:
+                assert ch in "%@#", (r, c, mean, ch)
+
+
+def test_bar_string_has_eighth_resolution() -> None:
+    assert bar_string(0.0, 10) == " " * 10
+    assert bar_string(1.0, 10) == "█" * 10
+    assert bar_string(0.5, 10) == "█" * 5 + " " * 5
+    assert bar_string(0.01, 10).strip() == "▏"  # 0.8 eighths rounds to one eighth
+    assert bar_string(0.02, 10).strip() == "▎"  # visibly different from 0.01
+    assert len(bar_string(0.37, 17)) == 17
+
+
+def test_probability_bars_mark_prediction_and_truth() -> None:
+    probs = np.array([0.01, 0.02, 0.05, 0.6, 0.1, 0.1, 0.02, 0.05, 0.03, 0.02])
+    out = plain(probability_bars(probs, 5, tuple(str(i) for i in range(10)), 60)).splitlines()
+    assert len(out) == 10
+    assert "◂ predicted" in out[3] and "0.600" in out[3]
+    assert out[5].startswith("true▸")
+    assert sum("◂ predicted" in line for line in out) == 1
+
+
+def test_reduce_and_smooth() -> None:
+    values = np.arange(1, 10_001, dtype=float)
+    xs, ys = reduce(values, 100, "mean")
+    assert len(xs) == 100 and xs[-1] == 10_000
+    assert np.isclose(ys[0], values[:100].mean())
+    xs, ys = reduce(values[:50], 100)
+    assert len(xs) == 50 and np.array_equal(ys, values[:50])
+    _, mins = reduce(values, 10, "min")
+    assert mins[0] == 1 and mins[-1] == 9001
+    noisy = np.array([1.0, 3.0] * 50)
+    assert np.allclose(smooth(noisy, 10)[10:-10], 2.0, atol=0.2)
+    with_nan = np.array([1.0, np.nan, 3.0])
+    assert np.allclose(smooth(with_nan, 3), [1.0, 2.0, 3.0])
+    assert nice_ticks(180) == [1, 46, 90, 135, 180]
+
+
+def test_series_grows_and_keeps_every_value() -> None:
+    s = Series(capacity=4)
+    for i in range(1000):
+        s.append(float(i))
+    assert len(s) == 1000 and s.view()[-1] == 999 and s.view()[0] == 0 and s.last == 999
+
+
+def test_navigator_steps_filters_and_wraps() -> None:
+    labels = np.array([3, 1, 3, 7, 3, 1])
+    nav = DigitNavigator(labels, seed=1)
+    assert nav.next() and nav.index == 1
+    assert nav.previous() and nav.index == 0
+    assert nav.previous() and nav.index == 5  # wraps
+    assert nav.filter_class(3) and labels[nav.index] == 3
+    nav.next()
+    assert labels[nav.index] == 3
+    assert nav.position()[1] == 3
+    assert not nav.next_misclassified()  # no predictions yet
+    probs = np.eye(10)[[3, 1, 1, 7, 3, 7]]  # wrong at 2 (3→1) and 5 (1→7)
+    nav.set_predictions(probs)
+    nav.filter_class(None)
+    nav.index = 0
+    assert nav.next_misclassified() and nav.index == 2
+    assert nav.next_misclassified() and nav.index == 5
+    assert nav.next_misclassified() and nav.index == 2
+    assert nav.previous_misclassified() and nav.index == 5
+    assert nav.misclassified_count() == 2
+    seen = set()
+    for _ in range(50):
+        nav.random()
+        seen.add(nav.index)
+    assert seen == set(range(6))
+
+
+def _batch(step: int, steps: int = 1000) -> BatchEnd:
+    return BatchEnd(1, step, steps, step, 1.0, 0.5, 1.0 / step, 0.5, 100.0, step * 0.001)
+
+
+def test_bridge_records_every_batch_but_posts_at_most_20_hz() -> None:
+    history = RunHistory()
+    posted: list[object] = []
+    bridge = EventBridge(history, posted.append)
+    t0 = time.monotonic()
+    for step in range(1, 1001):
+        bridge(_batch(step))
+        if step % 100 == 0:
+            time.sleep(0.01)
+    elapsed = time.monotonic() - t0
+    assert history.batches == 1000
+    progress = [m for m in posted if isinstance(m, TrainingProgress)]
+    assert 1 <= len(progress) <= elapsed / 0.05 + 2
+    assert progress[-1].batch.step == 1000  # the epoch's last batch is always posted
+    bridge(EpochEnd(1, 1, 0.5, 0.9, 0.4, 0.91, 1.0))
+    assert len(history.epochs) == 1 and history.epoch_boundaries == [1000]
+    assert TrainingProgress(_batch(1)).can_replace(TrainingProgress(_batch(2)))
