@@ -124,6 +124,7 @@ class MnistApp(App[int]):
         self.form = self.query_one(HyperparamsForm)
         self.loss_chart.set_series(self.history.batch_loss)
         self.acc_chart.set_series(self.history.batch_accuracy)
+        self.query_one("#field-preset", Select).focus()  # a newcomer's first move: pick a model
         self.set_interval(1 / CHART_FPS, self._redraw_charts)
         self._refresh_status()
         if self.preload_tf:
@@ -205,8 +206,7 @@ class MnistApp(App[int]):
         if tab == "viewer":
             self.viewer.focus()
         elif tab == "train":
-            self.query_one("#tabs Tabs").focus()
-            self._redraw_charts(force=True)
+            self.query_one("#tabs Tabs").focus()  # TabActivated redraws the charts
         elif tab == "setup" and not isinstance(self.focused, (Input, Select)):
             self.query_one("#field-preset", Select).focus()
 

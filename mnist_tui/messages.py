@@ -18,7 +18,7 @@ from mnist_tui.config import TrainConfig
 from mnist_tui.training.events import BatchEnd, Event
 from mnist_tui.training.history import RunHistory
 
-PROGRESS_INTERVAL = 0.05  # seconds between progress messages: ≤ 20 Hz
+PROGRESS_INTERVAL = 0.1  # seconds between progress messages: ≤ 10 Hz
 
 
 @dataclass

@@ -39,6 +39,21 @@ from mnist_tui.training.events import (
 )
 
 KERAS_EPSILON = 1e-7  # Keras clips probabilities the same way in its cross-entropy
+CHECKPOINT_ENV = "MNIST_TUI_CHECKPOINT_SECONDS"
+DEFAULT_CHECKPOINT_SECONDS = 30.0
+
+
+def checkpoint_interval() -> float:
+    """Seconds between epoch-end model saves (0 = every epoch); the final model is always saved.
+
+    Saving a 38 MB cnn every epoch costs little, but on short epochs it would be several
+    per cent of training time, so by default a save needs 30 s of training since the last.
+    """
+    raw = os.environ.get(CHECKPOINT_ENV, "")
+    try:
+        return max(0.0, float(raw)) if raw else DEFAULT_CHECKPOINT_SECONDS
+    except ValueError:
+        return DEFAULT_CHECKPOINT_SECONDS
 
 
 @dataclass
@@ -176,6 +191,9 @@ class _Loop:
         self.meter = BatchMeter(len(data.x_train), cfg.batch_size, self.clock)
         self.latest_probs: np.ndarray | None = None
         self.latest_probs_epoch = 0
+        self.checkpoint_every = checkpoint_interval()
+        self._last_save = time.monotonic()
+        self._saved_epoch = -1  # epoch whose end state model.keras holds
 
     # -- hooks for subclasses
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -198,14 +216,18 @@ class _Loop:
             val = loss_and_accuracy(self.predict(self.data.x_val), self.data.y_val_int)
         else:
             val = loss_and_accuracy(probs, self.data.y_test_int)
-        self.checkpoint()
+        if time.monotonic() - self._last_save >= self.checkpoint_every:
+            self.checkpoint(epoch)
         return val
 
-    def checkpoint(self) -> None:
+    def checkpoint(self, epoch: int = -1) -> None:
+        """Save the model atomically: a reader sees the previous file or the new one, never half."""
         if self.recorder is not None:
             from mnist_tui.runs.rundir import atomic_save
 
             atomic_save(self.recorder.model_path, self.save)
+        self._last_save = time.monotonic()
+        self._saved_epoch = epoch
 
     def run(self, t_start: float) -> RunFinished:
         epochs_done, failure = self.fit()
@@ -221,12 +243,10 @@ class _Loop:
                 self.emit(PhaseChanged(EVALUATING if not stopped else STOPPING, "test set"))
                 probs = self.predict(self.data.x_test)
                 self.emit(Predictions(epochs_done, probs))
-            if stopped:
-                self.checkpoint()  # keep what the partial epoch learned
             test_loss, test_acc = loss_and_accuracy(probs, self.data.y_test_int)
             conf = confusion_matrix(self.data.y_test_int, probs.argmax(axis=1))
-        elif stopped and not failure:
-            self.checkpoint()
+        if not failure and (stopped or self._saved_epoch != epochs_done):
+            self.checkpoint(epochs_done)  # the final model; after a stop, what the partial epoch learned
         result = RunFinished(
             status=status,
             reason=failure or ("stopped by user" if stopped else ""),

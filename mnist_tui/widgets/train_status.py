@@ -1,16 +1,22 @@
-"""The status line: state, epoch i/n, step j/m, samples/s, elapsed, ETA, and the final result."""
+"""The status line: state, epoch i/n, step j/m, samples/s, elapsed, ETA, and the final result.
+
+A fixed three rows, repainted without a layout pass and only when its text changed: it
+updates several times a second while training, and every UI cycle steals the GIL from the
+training thread.
+"""
 
 from __future__ import annotations
 
 import math
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from mnist_tui.training.events import DONE, FAILED, PAUSED, STOPPED
 from mnist_tui.training.history import RunHistory
 
 OVERFIT_GAP = 0.02  # train − test accuracy above this is called overfitting
+STATE_STYLE = {DONE: "bold green", FAILED: "bold red", PAUSED: "bold yellow", STOPPED: "bold yellow"}
 
 
 def fmt_seconds(seconds: float | None) -> str:
@@ -22,41 +28,60 @@ def fmt_seconds(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
-STATE_STYLE = {DONE: "bold green", FAILED: "bold red", PAUSED: "bold yellow", STOPPED: "bold yellow"}
+def status_lines(history: RunHistory, idle_hint: str = "") -> list[Text]:
+    """Three lines: progress, metrics/result, and details (reason, run directory, hint)."""
+    first, second, third = Text(), Text(), Text()
+    phase = history.phase or "idle"
+    first.append(f" {phase.upper()} ", style=STATE_STYLE.get(phase, "bold reverse"))
+    last, data, fin = history.last_batch, history.data, history.finished
+    if data is not None and last is not None:
+        first.append(f" epoch {last.epoch}/{data.epochs} · step {last.step}/{last.steps}"
+                     f" · {last.samples_per_sec:,.0f} samples/s · {fmt_seconds(last.elapsed)}")
+        if fin is None:
+            first.append(f" · ETA {fmt_seconds(history.eta_seconds())}")
+        second.append(f" loss {last.loss:.4f} · accuracy {last.accuracy:.2%} (epoch so far)")
+    elif history.phase_detail:
+        first.append(f" {history.phase_detail}")
+    elif idle_hint:
+        first.append(f" {idle_hint}")
+    if fin is not None and math.isfinite(fin.test_accuracy):
+        second = Text(f" test accuracy {fin.test_accuracy:.2%} · test loss {fin.test_loss:.4f}", style="bold")
+        if history.epochs:
+            train_acc = history.epochs[-1].accuracy
+            gap = train_acc - fin.test_accuracy
+            if gap > OVERFIT_GAP:
+                second.append(f" · overfitting: train {train_acc:.2%}, gap {gap * 100:.1f} pp", style="bold yellow")
+            else:
+                second.append(f" · train {train_acc:.2%}: no sign of overfitting", style="")
+    if fin is not None:
+        if fin.reason:
+            third.append(f" {fin.reason}", style="bold" if fin.status == FAILED else "")
+        if fin.run_dir:
+            third.append(f" saved to {fin.run_dir}", style="dim")
+    elif phase == FAILED and history.phase_detail and data is not None:
+        third.append(f" {history.phase_detail}", style="bold")
+    for line in (first, second, third):
+        line.no_wrap = True
+        line.overflow = "ellipsis"
+    return [first, second, third]
 
 
-class TrainStatus(Static):
+class TrainStatus(Widget):
+    DEFAULT_CSS = """
+    TrainStatus { height: 3; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._lines: list[Text] = [Text()]
+        self._plain = ""
+
     def show(self, history: RunHistory, idle_hint: str = "") -> None:
-        text = Text(no_wrap=False)
-        phase = history.phase or "idle"
-        text.append(f" {phase.upper()} ", style=STATE_STYLE.get(phase, "bold reverse"))
-        if history.phase_detail and phase not in (DONE,):
-            text.append(f" {history.phase_detail}")
-        last = history.last_batch
-        data = history.data
-        if data is not None and last is not None:
-            text.append(f"  epoch {last.epoch}/{data.epochs}  step {last.step}/{last.steps}")
-            text.append(f"  {last.samples_per_sec:,.0f} samples/s")
-            text.append(f"  elapsed {fmt_seconds(last.elapsed)}")
-            if history.finished is None:
-                text.append(f"  ETA {fmt_seconds(history.eta_seconds())}")
-            text.append(f"  loss {last.loss:.4f}  acc {last.accuracy:.2%}")
-        elif not history.phase and idle_hint:
-            text.append(f"  {idle_hint}")
-        fin = history.finished
-        if fin is not None:
-            text.append("\n")
-            if math.isfinite(fin.test_accuracy):
-                text.append(f" test accuracy {fin.test_accuracy:.2%}  test loss {fin.test_loss:.4f}", style="bold")
-                if history.epochs:
-                    train_acc = history.epochs[-1].accuracy
-                    gap = train_acc - fin.test_accuracy
-                    note = (f"  overfitting: train {train_acc:.2%} vs test {fin.test_accuracy:.2%}"
-                            f" (gap {gap * 100:.1f} pp)") if gap > OVERFIT_GAP else (
-                            f"  train {train_acc:.2%}: no sign of overfitting")
-                    text.append(note, style="bold yellow" if gap > OVERFIT_GAP else "")
-            if fin.reason:
-                text.append(f"  ({fin.reason})")
-            if fin.run_dir:
-                text.append(f"\n saved to {fin.run_dir}", style="dim")
-        self.update(text)
+        lines = status_lines(history, idle_hint)
+        plain = "\n".join(line.plain for line in lines)
+        if plain != self._plain:
+            self._lines, self._plain = lines, plain
+            self.refresh()  # same size every time: no layout pass
+
+    def render(self) -> Text:
+        return Text("\n").join(self._lines)

@@ -258,7 +258,9 @@ CHILD = textwrap.dedent("""
 def test_sigkill_mid_run_leaves_readable_files(
     real_data_dir: Path, tmp_path: Path, flush_seconds: float, expected_rows: int
 ) -> None:
-    env = {**os.environ, "MNIST_TUI_DATA": str(real_data_dir), "PYTHONPATH": str(REPO_ROOT)}
+    # Checkpoint every epoch (the default waits 30 s between saves; this run is far shorter).
+    env = {**os.environ, "MNIST_TUI_DATA": str(real_data_dir), "PYTHONPATH": str(REPO_ROOT),
+           "MNIST_TUI_CHECKPOINT_SECONDS": "0"}
     runs = tmp_path / "runs"
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(runs), str(flush_seconds)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)

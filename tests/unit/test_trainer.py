@@ -360,3 +360,25 @@ def test_stop_on_last_batch_keeps_the_complete_epoch(mnist: Dataset, preset: str
     assert [e.epoch for e in of(events, EpochEnd)] == [1]
     assert len(of(events, BatchEnd)) == 10
     assert {p.epoch for p in of(events, Predictions)} == {1}
+
+
+def test_checkpoint_interval_saves_final_model_and_honours_the_env(real_data_dir, tmp_path, monkeypatch) -> None:
+    """By default short epochs are not saved one by one; the final model always is."""
+    from mnist_tui.training import trainer as trainer_mod
+
+    saves: list[int] = []
+    original = trainer_mod._Loop.checkpoint
+
+    def counting(self, epoch: int = -1) -> None:
+        saves.append(epoch)
+        original(self, epoch)
+
+    monkeypatch.setattr(trainer_mod._Loop, "checkpoint", counting)
+    cfg = preset_config("scratch").with_changes(data_path=str(real_data_dir), limit=1000, epochs=3)
+    monkeypatch.delenv(trainer_mod.CHECKPOINT_ENV, raising=False)
+    result = train(cfg, runs_dir=tmp_path / "a")
+    assert saves == [3] and (Path(result.run_dir) / "model.npz").is_file()
+    saves.clear()
+    monkeypatch.setenv(trainer_mod.CHECKPOINT_ENV, "0")
+    train(cfg, runs_dir=tmp_path / "b")
+    assert saves == [1, 2, 3]
