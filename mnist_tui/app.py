@@ -8,6 +8,7 @@ frame has painted.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -46,7 +47,7 @@ from mnist_tui.widgets.model_summary import ModelSummary
 from mnist_tui.widgets.train_status import TrainStatus
 
 Trainer = Callable[..., RunFinished]
-CHART_FPS = 4.0  # plotext draws in pure Python under the GIL: a few redraws a second at most
+CHART_FPS = 4.0  # every frame is Python holding the GIL the training thread needs: a few a second
 QUIT_GRACE_SECONDS = 15.0
 
 
@@ -100,6 +101,7 @@ class MnistApp(App[int]):
         self._drawn_batches = -1
         self._drawn_epochs = -1
         self._marker = 0
+        self._status_dirty = False
 
     # -- layout
     def compose(self) -> ComposeResult:
@@ -125,7 +127,7 @@ class MnistApp(App[int]):
         self.loss_chart.set_series(self.history.batch_loss)
         self.acc_chart.set_series(self.history.batch_accuracy)
         self.query_one("#field-preset", Select).focus()  # a newcomer's first move: pick a model
-        self.set_interval(1 / CHART_FPS, self._redraw_charts)
+        self.set_interval(1 / CHART_FPS, self._tick)
         self._refresh_status()
         if self.preload_tf:
             self.call_after_refresh(self._preload_tensorflow)
@@ -138,6 +140,7 @@ class MnistApp(App[int]):
         self.tf_state = "loading"
         import keras  # noqa: F401
 
+        gc.freeze()  # keep full GC passes from rescanning TensorFlow's objects (~250 ms pauses)
         self.tf_state = "ready"
 
     @property
@@ -213,7 +216,7 @@ class MnistApp(App[int]):
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "train":
-            self._redraw_charts(force=True)
+            self._redraw_charts()  # only what changed while hidden; the rest is cached
         elif event.pane.id == "viewer":
             self.viewer.sync()
 
@@ -278,7 +281,14 @@ class MnistApp(App[int]):
 
     # -- engine events
     def on_training_progress(self, message: TrainingProgress) -> None:
-        self._refresh_status()
+        self._status_dirty = True  # painted by the next tick, with the charts, in one frame
+
+    def _tick(self) -> None:
+        """The UI's training-time heartbeat: at most CHART_FPS frames a second."""
+        if self._status_dirty:
+            self._status_dirty = False
+            self._refresh_status()
+        self._redraw_charts()
 
     def on_engine_event(self, message: EngineEvent) -> None:
         event = message.event

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 
-from textual_plotext import PlotextPlot
-
 from mnist_tui.training.events import EpochEnd
+from mnist_tui.widgets.cached_plot import CachedPlot
 
 
-class EpochChart(PlotextPlot):
+class EpochChart(CachedPlot):
     def __init__(self, metric: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.metric = metric  # "loss" or "accuracy"
@@ -39,4 +38,4 @@ class EpochChart(PlotextPlot):
             plt.xticks(xs)
         plt.title(f"epoch {self.metric}{' %' if pct else ''}: train vs val")
         plt.xlabel("epoch")
-        self.refresh()
+        self.changed()

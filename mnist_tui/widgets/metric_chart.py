@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-from textual_plotext import PlotextPlot
 
 from mnist_tui.render.series import Series, nice_ticks, reduce, smooth
+from mnist_tui.widgets.cached_plot import CachedPlot
 
 MARKERS = ("braille", "hd", "dot")
 
 
-class BatchChart(PlotextPlot):
+class BatchChart(CachedPlot):
     """Plots a ``Series`` reduced to about twice the pane width, whatever its length:
     the raw per-batch values in gray, a centred moving average over them in colour.
 
@@ -59,4 +59,4 @@ class BatchChart(PlotextPlot):
         else:
             plt.xlim(0, 1)
         plt.title(self.title)
-        self.refresh()
+        self.changed()

@@ -1,0 +1,277 @@
+"""Drive the real app headless (real trainer, real data) and save SVG screenshots.
+
+Writes into ``screenshots/`` at the repository root:
+
+  setup.svg             Setup tab: preset ``cnn`` picked, batch size typed as 64, model summary
+  setup-80x24.svg       the same at 80x24
+  validation-error.svg  Setup with epochs = 0: the inline field error
+  training.svg          a real ``mlp`` run (limit 6000, 3 epochs) after its first epoch
+  training-done.svg     the same run finished: the status shows the test accuracy
+  viewer.svg            Viewer after ``m`` (the next misclassified test digit)
+  viewer-filter.svg     Viewer after ``7`` (only 7s)
+  viewer-80x24.svg      the viewer at 80x24
+
+and, when ``rsvg-convert`` is on PATH, a PNG (1400 px wide) next to each SVG.
+
+Usage (from the repo root):  python scripts/screenshots.py [--data DIR] [--out DIR]
+Data: --data, else $MNIST_TUI_DATA, else /work/shared/data/mnist-20k (IDX files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import html
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from textual.widgets import Input, Select  # noqa: E402
+
+from mnist_tui.app import MnistApp, make_app  # noqa: E402
+from mnist_tui.config import preset_config  # noqa: E402
+from mnist_tui.data import DATA_ENV  # noqa: E402
+from mnist_tui.widgets.metric_chart import BatchChart  # noqa: E402
+
+DEFAULT_DATA = "/work/shared/data/mnist-20k"
+BIG = (110, 34)
+SMALL = (80, 24)
+SEED = 0
+TRAIN_TIMEOUT = 300.0  # seconds; the 3-epoch mlp run takes ~10 s once TensorFlow is imported
+IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+             "t10k-labels-idx1-ubyte")
+
+
+class ScreenshotError(RuntimeError):
+    pass
+
+
+def find_data(arg: str | None) -> Path:
+    raw = arg or os.environ.get(DATA_ENV) or DEFAULT_DATA
+    path = Path(raw).expanduser()
+    if path.is_file() and path.suffix == ".npz":
+        return path
+    if not path.is_dir():
+        raise ScreenshotError(f"MNIST data not found at {path}: pass --data DIR or set ${DATA_ENV}")
+    names = {p.name.removesuffix(".gz") for p in path.iterdir()}
+    missing = [n for n in IDX_FILES if n not in names]
+    if missing:
+        raise ScreenshotError(f"MNIST data at {path} is incomplete, missing: {', '.join(missing)}")
+    return path
+
+
+class Shooter:
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.written: list[Path] = []
+
+    def shoot(self, app: MnistApp, name: str, *, keep_toasts: bool = False) -> None:
+        for w in app.query(Input):
+            w.cursor_blink = False
+        if not keep_toasts:
+            app.clear_notifications()
+        path = app.save_screenshot(filename=name, path=str(self.out))
+        self.written.append(Path(path))
+        print(f"wrote {Path(path).relative_to(ROOT) if Path(path).is_relative_to(ROOT) else path}", flush=True)
+
+
+async def settle(pilot, seconds: float = 0.0) -> None:
+    """Let queued messages, layout and a repaint happen (twice: some updates chain)."""
+    if seconds:
+        await asyncio.sleep(seconds)
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def retype(pilot, app: MnistApp, field: str, text: str) -> None:
+    """Focus an Input, select all, clear it and type ``text``, all through key presses."""
+    widget = app.query_one(f"#field-{field}", Input)
+    widget.focus()
+    await pilot.pause()
+    await pilot.press("end", "ctrl+shift+a", "backspace")
+    if widget.value:  # belt and braces: select-all binding changed in some Textual version
+        await pilot.press("end", "ctrl+u")
+    await pilot.press(*text)
+    await settle(pilot)
+    if widget.value != text:
+        raise ScreenshotError(f"typing into {field} gave {widget.value!r}, expected {text!r}")
+
+
+async def pick_select(pilot, app: MnistApp, field: str, value: str) -> None:
+    """Open a Select with Enter and move to ``value`` with the arrow keys."""
+    select = app.query_one(f"#field-{field}", Select)
+    select.focus()
+    await pilot.pause()
+    options = [v for _, v in select._options]  # (prompt, value) pairs; the form has no blank
+    steps = options.index(value) - options.index(select.value)
+    await pilot.press("enter")
+    await settle(pilot)
+    await pilot.press(*(["down"] * steps if steps > 0 else ["up"] * -steps), "enter")
+    await settle(pilot)
+    if select.value != value:
+        raise ScreenshotError(f"picking {value!r} in {field} left {select.value!r}")
+
+
+async def setup_shots(shooter: Shooter, runs_dir: str) -> None:
+    app = make_app(preset_config("mlp"), runs_dir=runs_dir, seed=SEED)
+    async with app.run_test(size=BIG) as pilot:
+        await settle(pilot)
+        await pick_select(pilot, app, "preset", "cnn")
+        await retype(pilot, app, "batch_size", "64")
+        if app.config is None or app.config.preset != "cnn" or app.config.batch_size != 64:
+            raise ScreenshotError(f"form did not produce cnn/64: {app.config}")
+        await settle(pilot)
+        shooter.shoot(app, "setup.svg")
+
+        await pilot.resize_terminal(*SMALL)
+        await settle(pilot, 0.1)
+        shooter.shoot(app, "setup-80x24.svg")
+        await pilot.resize_terminal(*BIG)
+        await settle(pilot, 0.1)
+
+        await retype(pilot, app, "epochs", "0")
+        if "epochs" not in app.config_errors:
+            raise ScreenshotError("epochs=0 did not produce an inline error")
+        shooter.shoot(app, "validation-error.svg")
+
+
+async def training_shots(shooter: Shooter, runs_dir: str) -> None:
+    cfg = preset_config("mlp").with_changes(limit=6000, epochs=3, seed=SEED)
+    app = make_app(cfg, runs_dir=runs_dir, seed=SEED)
+    async with app.run_test(size=BIG) as pilot:
+        await settle(pilot)
+        t0 = time.monotonic()
+        await pilot.press("escape", "s")
+        await settle(pilot)
+        if not app.running:
+            raise ScreenshotError(f"pressing s did not start a run (phase {app.history.phase!r})")
+        charts = list(app.query(BatchChart))
+        deadline = time.monotonic() + TRAIN_TIMEOUT
+        # Mid-training: at least one epoch done, and the charts have drawn points.
+        while not (app.history.epochs and all(c.points_plotted for c in charts)):
+            if app.history.finished is not None or not app.running:
+                break
+            if time.monotonic() > deadline:
+                raise ScreenshotError("training did not finish an epoch in time")
+            await asyncio.sleep(0.02)
+            await pilot.pause()
+        await settle(pilot)
+        if app.history.finished is not None:
+            print("note: the run finished before the mid-training shot could be taken", file=sys.stderr)
+        shooter.shoot(app, "training.svg")
+        print(f"  (mid-training shot at epoch {len(app.history.epochs)}, "
+              f"{app.history.batches} batches, {time.monotonic() - t0:.1f} s after pressing s)", flush=True)
+
+        while app.running or app.history.finished is None:
+            if time.monotonic() > deadline:
+                raise ScreenshotError("training did not finish in time")
+            await asyncio.sleep(0.05)
+            await pilot.pause()
+        fin = app.history.finished
+        if fin.status != "done":
+            raise ScreenshotError(f"training ended with status {fin.status}: {fin.reason}")
+        await settle(pilot, 0.3)  # one chart-timer tick after the final events
+        shooter.shoot(app, "training-done.svg")
+        print(f"  (test accuracy {fin.test_accuracy:.2%}, train {fin.train_seconds:.1f} s, "
+              f"total {fin.total_seconds:.1f} s)", flush=True)
+
+        await pilot.press("v")
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        shooter.shoot(app, "viewer.svg")
+        await pilot.press("7")
+        await settle(pilot)
+        shooter.shoot(app, "viewer-filter.svg")
+
+        await pilot.resize_terminal(*SMALL)
+        await settle(pilot, 0.1)
+        shooter.shoot(app, "viewer-80x24.svg")
+
+
+_TEXT = re.compile(r'<text ([^>]*?)x="([0-9.]+)" y="([0-9.]+)" textLength="([0-9.]+)"([^>]*)>([^<]*)</text>')
+_BRAILLE = re.compile("[\u2800-\u28ff]")
+
+
+def _cellwise(match: re.Match[str]) -> str:
+    """Work around two librsvg (2.54) quirks so the PNG matches the SVG.
+
+    librsvg ignores ``textLength`` and drops leading no-break spaces, and no monospace font
+    here has braille glyphs (they fall back to proportional DejaVu Sans): plotext's braille
+    lines came out stretched past their chart frames and text after a styled run shifted
+    left. Leading spaces become an x offset, and braille runs are split one glyph per cell.
+    """
+    attrs, x, y, length, rest, body = match.groups()
+    text = html.unescape(body)
+    if not text or not float(length):
+        return match.group(0)
+    cell = float(length) / len(text)
+    stripped = text.lstrip("\u00a0 ")
+    x0 = float(x) + cell * (len(text) - len(stripped))
+    if not stripped:
+        return ""
+    if not _BRAILLE.search(stripped):
+        return (f'<text {attrs}x="{x0:.1f}" y="{y}" textLength="{cell * len(stripped):.1f}"{rest}>'
+                f'{html.escape(stripped, quote=False).replace(" ", "&#160;")}</text>')
+    return "".join(
+        f'<text {attrs}x="{x0 + i * cell:.1f}" y="{y}" textLength="{cell:.1f}"{rest}>'
+        f'{html.escape(ch, quote=False)}</text>'
+        for i, ch in enumerate(stripped) if ch not in "\u00a0 "
+    )
+
+
+def to_png(svgs: list[Path]) -> list[Path]:
+    exe = shutil.which("rsvg-convert")
+    if exe is None:
+        print("rsvg-convert not on PATH: skipping PNGs")
+        return []
+    pngs = []
+    for svg in svgs:
+        png = svg.with_suffix(".png")
+        with tempfile.NamedTemporaryFile("w", suffix=".svg", encoding="utf-8") as tmp:
+            tmp.write(_TEXT.sub(_cellwise, svg.read_text(encoding="utf-8")))
+            tmp.flush()
+            subprocess.run([exe, "-w", "1400", tmp.name, "-o", str(png)], check=True)
+        pngs.append(png)
+        print(f"wrote {png.relative_to(ROOT) if png.is_relative_to(ROOT) else png}")
+    return pngs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=None, help=f"IDX directory or .npz (default ${DATA_ENV} or {DEFAULT_DATA})")
+    parser.add_argument("--out", default=str(ROOT / "screenshots"), help="output directory")
+    args = parser.parse_args(argv)
+    try:
+        data = find_data(args.data)
+    except ScreenshotError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    os.environ[DATA_ENV] = str(data)  # the form's data-path field stays empty (placeholder shown)
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    shooter = Shooter(out)
+    t0 = time.monotonic()
+    try:
+        with tempfile.TemporaryDirectory(prefix="mnist-tui-shots-") as runs_dir:
+            asyncio.run(setup_shots(shooter, runs_dir))
+            asyncio.run(training_shots(shooter, runs_dir))
+    except ScreenshotError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    to_png(shooter.written)
+    print(f"{len(shooter.written)} screenshots in {out} ({time.monotonic() - t0:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
