@@ -36,6 +36,7 @@ class EpochChart(CachedPlot):
             if all(math.isfinite(v) for v in val):
                 plt.plot(xs, val, marker=self.marker, color="orange", label="val")
             plt.xticks(xs)
-        plt.title(f"epoch {self.metric}{' %' if pct else ''}: train vs val")
+        when = "" if xs else " (after the first epoch)"
+        plt.title(f"epoch {self.metric}{' %' if pct else ''}: train vs val{when}")
         plt.xlabel("epoch")
         self.changed()
