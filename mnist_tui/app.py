@@ -35,6 +35,7 @@ from mnist_tui.training.events import (
     STOPPED,
     DataReady,
     EpochEnd,
+    ModelReady,
     PhaseChanged,
     Predictions,
     RunFinished,
@@ -84,8 +85,10 @@ class MnistApp(App[int]):
     ]
 
     def __init__(self, config: TrainConfig, *, trainer: Trainer, runs_dir: str | os.PathLike[str] | None,
-                 preload_tf: bool, seed: int = 0) -> None:
+                 preload_tf: bool, seed: int = 0, open_model: str | os.PathLike[str] | None = None) -> None:
         super().__init__()
+        self.open_model = open_model
+        self.predictor: ModelReady | None = None
         self.initial_config = config
         self.config: TrainConfig | None = config
         self.config_errors: dict[str, str] = {}
@@ -129,8 +132,40 @@ class MnistApp(App[int]):
         self.query_one("#field-preset", Select).focus()  # a newcomer's first move: pick a model
         self.set_interval(1 / CHART_FPS, self._tick)
         self._refresh_status()
-        if self.preload_tf:
+        if self.open_model is not None:
+            self.call_after_refresh(self._start_open, self.open_model)
+        elif self.preload_tf:
             self.call_after_refresh(self._preload_tensorflow)
+        self._install_signal_handlers()
+
+    def _install_signal_handlers(self) -> None:
+        """SIGTERM/SIGHUP (a closed terminal, or textual-serve closing the tab) end the run as
+        'stopped', saved, instead of killing it mid-write."""
+        import asyncio
+        import signal
+
+        try:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(sig, self._quit_after_stop)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread, or no signals here: quitting still stops training
+
+    def _start_open(self, path: str | os.PathLike[str]) -> None:
+        if self.config is None:
+            self.notify("Cannot evaluate the model: the form has errors.", severity="error")
+            return
+        self.history.reset()
+        self.loss_chart.set_series(self.history.batch_loss)
+        self.acc_chart.set_series(self.history.batch_accuracy)
+        self.action_show_tab("train")
+        self.worker = self._open(path, self.config, EventBridge(self.history, self.post_message))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="train", name="open model")
+    def _open(self, path: str | os.PathLike[str], cfg: TrainConfig, bridge: EventBridge) -> RunFinished:
+        from mnist_tui.training.evaluate_saved import evaluate_saved
+
+        return evaluate_saved(path, cfg, bridge)
 
     # -- TensorFlow warm-up
     @work(thread=True, exit_on_error=False, group="warmup", name="import tensorflow")
@@ -251,7 +286,16 @@ class MnistApp(App[int]):
 
         self.push_screen(ConfirmScreen("Training is running. Stop it, keep the run so far, and quit?"), answer)
 
+    def exit(self, *args: Any, **kwargs: Any) -> None:
+        """However the app ends (q, ctrl+q, a signal), a running trainer is told to stop first:
+        a thread that never stops would keep the process alive after the UI is gone."""
+        if self.control is not None and self.running:
+            self.control.stop(quick=True)
+        super().exit(*args, **kwargs)
+
     def _quit_after_stop(self) -> None:
+        if self._quitting:
+            return
         self._quitting = True
         if self.control is not None:
             self.control.stop(quick=True)
@@ -292,6 +336,8 @@ class MnistApp(App[int]):
 
     def on_engine_event(self, message: EngineEvent) -> None:
         event = message.event
+        if isinstance(event, ModelReady):
+            self.predictor = event
         if isinstance(event, (DataReady, Predictions)):
             self.viewer.sync()
         elif isinstance(event, EpochEnd):
@@ -362,6 +408,7 @@ def make_app(
     runs_dir: str | os.PathLike[str] | None = None,
     preload_tf: bool | None = None,
     seed: int = 0,
+    open_model: str | os.PathLike[str] | None = None,
 ) -> MnistApp:
     """The one way to build the app: the CLI passes the real trainer, tests a fake one."""
     return MnistApp(
@@ -370,4 +417,5 @@ def make_app(
         runs_dir=runs_dir,
         preload_tf=trainer is None if preload_tf is None else preload_tf,
         seed=seed,
+        open_model=open_model,
     )

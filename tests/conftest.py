@@ -67,7 +67,7 @@ def tiny_idx_dir(tmp_path: Path) -> Path:
     return d
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def real_data_dir() -> Path:
     """The real 20k-train MNIST subset ($MNIST_TUI_DATA or ../shared), else skip."""
     env = os.environ.get("MNIST_TUI_DATA")

@@ -16,7 +16,7 @@ import numpy as np
 
 from mnist_tui.errors import DatasetError
 
-from .idx import load_idx_dir
+from .idx import find_idx_file, load_idx_dir
 from .npz import load_npz, validate_arrays
 
 DATASETS: dict[str, tuple[str, ...]] = {
@@ -152,3 +152,33 @@ def load_dataset(
         class_names=DATASETS[name],
         source=source,
     )
+
+
+FULL_TRAIN_SIZE = 60_000  # MNIST and Fashion-MNIST
+
+
+def peek_train_count(name: str = "mnist", path: str | os.PathLike[str] | None = None) -> int:
+    """How many training images the data source holds, from the IDX header alone.
+
+    Cheap enough to call as the user types (reads 8 bytes), so the form can show steps per
+    epoch before any data is loaded. Unknown or unreadable sources count as the full 60,000.
+    """
+    import gzip
+
+    candidates = [path, os.environ.get(DATA_ENV, "").strip() or None]
+    for raw in candidates:
+        if raw is None or str(raw) == "":
+            continue
+        p = Path(raw).expanduser()
+        if not p.is_dir():
+            return FULL_TRAIN_SIZE
+        try:
+            f = find_idx_file(p, "train", "images")
+            with open(f, "rb") as fh:
+                magic = fh.read(2)
+            with (gzip.open(f, "rb") if magic == b"\x1f\x8b" else open(f, "rb")) as fh:
+                header = fh.read(8)
+            return int.from_bytes(header[4:8], "big") if len(header) == 8 else FULL_TRAIN_SIZE
+        except (DatasetError, OSError, EOFError):
+            return FULL_TRAIN_SIZE
+    return FULL_TRAIN_SIZE

@@ -101,5 +101,17 @@ class RunFinished:
     run_dir: str | None
 
 
-Event = PhaseChanged | DataReady | BatchEnd | EpochEnd | Predictions | RunFinished
+@dataclass(frozen=True, eq=False)
+class ModelReady:
+    """The trained (or loaded) model as a predict function: uint8 (N, 28, 28) → softmax (N, 10).
+
+    Sent once training has ended, so calling it from another thread never races the trainer.
+    Not written to the run directory.
+    """
+
+    label: str
+    predict: Callable[[np.ndarray], np.ndarray] = field(repr=False)
+
+
+Event = PhaseChanged | DataReady | BatchEnd | EpochEnd | Predictions | ModelReady | RunFinished
 Emit = Callable[[Event], None]

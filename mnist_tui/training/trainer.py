@@ -34,6 +34,7 @@ from mnist_tui.training.events import (
     Emit,
     EpochEnd,
     Event,
+    ModelReady,
     PhaseChanged,
     Predictions,
     RunFinished,
@@ -207,6 +208,10 @@ class _Loop:
         """Train; return (epochs completed, failure reason or "")."""
         raise NotImplementedError
 
+    def predict_images(self, x: np.ndarray) -> np.ndarray:
+        """uint8 (N, 28, 28) images → softmax, for draw-a-digit once training has ended."""
+        return self.predict(shape_for(x, PRESETS[self.cfg.preset].layout))  # type: ignore[arg-type]
+
     # -- shared
     def end_of_epoch(self, epoch: int, loss: float, acc: float) -> tuple[float, float]:
         """Predict the test set (for the viewer), compute validation and checkpoint the model."""
@@ -260,6 +265,9 @@ class _Loop:
             total_seconds=time.perf_counter() - t_start,
             run_dir=str(self.recorder.path) if self.recorder is not None else None,
         )
+        if not failure:
+            name = Path(result.run_dir).name if result.run_dir else self.cfg.preset
+            self.emit(ModelReady(f"{name} ({status}, {epochs_done} epochs)", self.predict_images))
         self.emit(result)
         self.emit(PhaseChanged(status, result.reason))
         return result

@@ -6,6 +6,7 @@ with either a valid config or the per-field errors, so Start can refuse with a r
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from textual import on
@@ -25,6 +26,7 @@ from mnist_tui.config import (
     preset_config,
     validate,
 )
+from mnist_tui.data.sources import peek_train_count
 from mnist_tui.errors import ConfigError
 from mnist_tui.messages import ConfigChanged
 
@@ -66,6 +68,8 @@ class HyperparamsForm(VerticalScroll):
         self.config: TrainConfig | None = config
         self._filling = False
         self._preset = config.preset
+        self._count_key: tuple[str, str | None] | None = None
+        self._count = 0
 
     def compose(self) -> ComposeResult:
         for name in ORDER:
@@ -81,6 +85,8 @@ class HyperparamsForm(VerticalScroll):
                     yield Input(field_text(self._initial, name), placeholder=placeholder, compact=True,
                                 id=f"field-{name}", tooltip=FIELD_HELP[name])
             yield Label("", classes="field-error", id=f"error-{name}")
+            if name == "batch_size":
+                yield Label("", classes="field-hint", id="hint-steps")
 
     def on_mount(self) -> None:
         self._revalidate()
@@ -118,7 +124,22 @@ class HyperparamsForm(VerticalScroll):
             label.update(f"↳ {message}" if message else "")
             label.set_class(bool(message), "-visible")
             self.query_one(f"#row-{name}").set_class(bool(message), "-invalid")
+        self._show_steps(cfg)
         self.post_message(ConfigChanged(cfg, dict(errors)))
+
+    def _show_steps(self, cfg: TrainConfig | None) -> None:
+        """Steps per epoch = ceil(N / batch size), next to the batch size: the tutorial's arithmetic."""
+        hint = self.query_one("#hint-steps", Label)
+        if cfg is None:
+            hint.update("")
+            return
+        key = (cfg.dataset, cfg.data_path)
+        if key != self._count_key:
+            self._count_key, self._count = key, peek_train_count(cfg.dataset, cfg.data_path)
+        n = self._count if cfg.limit is None else min(cfg.limit, self._count)
+        n -= int(n * cfg.val_split)
+        steps = math.ceil(n / cfg.batch_size)
+        hint.update(f"↳ {steps:,} steps/epoch = ⌈{n:,} / {cfg.batch_size:,}⌉")
 
     def fill(self, cfg: TrainConfig) -> None:
         """Put a config's values into the fields (used when a preset is picked)."""

@@ -317,3 +317,22 @@ async def test_actions_are_in_the_command_palette(make) -> None:
         for title in ("Start training", "Pause / resume training", "Stop training", "Show digit viewer",
                       "Show training charts", "Show setup", "Preset: cnn"):
             assert title in titles
+
+
+async def test_steps_per_epoch_shown_next_to_batch_size(tiny_idx_dir) -> None:
+    fake = FakeTrainer()
+    from mnist_tui.app import make_app
+    from mnist_tui.config import preset_config
+
+    app = make_app(preset_config("mlp").with_changes(data_path=str(tiny_idx_dir), batch_size=10), trainer=fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        hint = app.query_one("#hint-steps", Label)
+        assert "7 steps/epoch = ⌈64 / 10⌉" in str(hint.render())  # the tiny dataset has 64 images
+        app.query_one("#field-batch_size", Input).value = "64"
+        await pilot.pause()
+        assert "1 steps/epoch = ⌈64 / 64⌉" in str(hint.render())
+        app.query_one("#field-limit", Input).value = "50"
+        app.query_one("#field-batch_size", Input).value = "8"
+        await pilot.pause()
+        assert "7 steps/epoch = ⌈50 / 8⌉" in str(hint.render())
