@@ -19,7 +19,7 @@ def app_command(app_args: Sequence[str]) -> str:
     return shlex.join([sys.executable, "-m", "mnist_tui", *app_args])
 
 
-def make_server(host: str, port: int, app_args: Sequence[str]):  # noqa: ANN201 - optional dependency's type
+def make_server(host: str, port: int, app_args: Sequence[str]):
     try:
         from textual_serve.server import Server
     except ImportError:

@@ -82,7 +82,7 @@ def _load_keras(p: Path) -> LoadedModel:
             raise ModelFileError(f"{p}: refused: the model contains code (a Lambda layer), which safe mode "
                                  "will not load") from None
         raise ModelFileError(f"{p}: cannot load: {text}") from None
-    except Exception as err:  # noqa: BLE001 - Keras raises many types for damaged archives
+    except Exception as err:
         text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ModelFileError(f"{p}: cannot load: {text}") from None
     input_shape = tuple(model.input_shape) if not isinstance(model.input_shape, list) else ()

@@ -13,6 +13,7 @@ class DigitNavigator:
         self.labels = np.asarray(labels)
         self.index = 0
         self.class_filter: int | None = None
+        self.pred_filter: int | None = None  # with class_filter: one confusion-matrix cell
         self.predicted: np.ndarray | None = None
         self._rng = np.random.default_rng(seed)
 
@@ -26,6 +27,10 @@ class DigitNavigator:
         mask = np.ones(len(self.labels), dtype=bool)
         if self.class_filter is not None:
             mask &= self.labels == self.class_filter
+        if self.pred_filter is not None:
+            if self.predicted is None:
+                return np.empty(0, dtype=np.int64)
+            mask &= self.predicted == self.pred_filter
         if misclassified:
             if self.predicted is None:
                 return np.empty(0, dtype=np.int64)
@@ -66,9 +71,26 @@ class DigitNavigator:
     def filter_class(self, cls: int | None) -> bool:
         """Show only true class ``cls`` (None: all); jumps to its first digit from here on."""
         self.class_filter = cls
+        self.pred_filter = None
         if cls is None or self.labels[self.index] == cls:
             return True
         return self._step(+1)
+
+    def filter_pair(self, true_cls: int | None, pred_cls: int | None) -> bool:
+        """Show only digits of true class ``true_cls`` predicted as ``pred_cls`` (None: any).
+
+        One confusion-matrix cell, e.g. "all 4s predicted as 9". Jumps to its first digit from
+        here on. With no such digit (or no predictions yet) nothing changes and it returns False.
+        """
+        before = (self.class_filter, self.pred_filter)
+        self.class_filter, self.pred_filter = true_cls, pred_cls
+        cand = self._candidates()
+        if len(cand) == 0:
+            self.class_filter, self.pred_filter = before
+            return False
+        if self.index not in cand:
+            self._step(+1)
+        return True
 
     def misclassified_count(self) -> int:
         return len(self._candidates(misclassified=True))

@@ -1,4 +1,5 @@
-"""The run directory: config.json, metrics.csv (every batch), summary.json and the model.
+"""The run directory: config.json, run.json (owner pid), metrics.csv (every batch), summary.json
+and the model.
 
 Writes are crash-safe: JSON files and the model go through a temp file + ``os.replace``;
 metrics.csv is append-only and flushed at every epoch end, every few seconds and at the end,
@@ -13,6 +14,7 @@ import io
 import json
 import math
 import os
+import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -43,7 +45,8 @@ FLUSH_SECONDS = 5.0
 
 
 class RunStoreError(MnistTuiError):
-    """The run directory cannot be written (read-only, disk full, ...)."""
+    """The run directory cannot be written (read-only, disk full, ...), or a stored run
+    cannot be found, read or deleted."""
 
 
 def default_runs_dir() -> Path:
@@ -112,6 +115,29 @@ def _finite_or_none(value: float) -> float | None:
     return value if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
+def process_start_ticks(pid: int | str = "self") -> int | None:
+    """The process start time in clock ticks since boot (Linux), to detect a reused pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def boot_id() -> str | None:
+    """Changes at every reboot (Linux); with the start ticks, pins down one process."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def run_owner(started: datetime) -> dict[str, Any]:
+    """The content of run.json: which process on which host writes the run, since when."""
+    return {"pid": os.getpid(), "host": socket.gethostname(), "started": started.isoformat(timespec="seconds"),
+            "proc_start": process_start_ticks(), "boot_id": boot_id()}
+
+
 class RunRecorder:
     """An event listener that keeps a run directory up to date as training goes."""
 
@@ -123,6 +149,9 @@ class RunRecorder:
             parent.mkdir(parents=True, exist_ok=True)
             self.path = self._make_unique_dir(parent)
             atomic_write_json(self.path / "config.json", cfg.to_dict())
+            # Who owns the run: lets the store tell "still running" from "crashed / killed"
+            # while summary.json (written last) is missing.
+            atomic_write_json(self.path / "run.json", run_owner(self.started))
             self._metrics = open(self.path / "metrics.csv", "w", newline="", encoding="utf-8")  # noqa: SIM115
             self._metrics.write(",".join(METRICS_COLUMNS) + "\n")
             self._metrics.flush()

@@ -138,3 +138,26 @@ def test_bridge_records_every_batch_but_posts_at_most_10_hz() -> None:
     bridge(EpochEnd(1, 1, 0.5, 0.9, 0.4, 0.91, 1.0))
     assert len(history.epochs) == 1 and history.epoch_boundaries == [1000]
     assert TrainingProgress(_batch(1)).can_replace(TrainingProgress(_batch(2)))
+
+
+def test_navigator_filter_pair_visits_exactly_one_confusion_cell() -> None:
+    labels = np.array([4, 4, 9, 4, 4, 1, 4])
+    predicted = [4, 9, 9, 9, 4, 9, 9]  # 4→9 at 1, 3 and 6; 1→9 at 5 is another cell
+    nav = DigitNavigator(labels)
+    assert not nav.filter_pair(4, 9)  # no predictions yet: nothing to match, nothing changes
+    assert nav.class_filter is None and nav.pred_filter is None
+    nav.set_predictions(np.eye(10)[predicted])
+    assert nav.filter_pair(4, 9) and nav.index == 1
+    visited = []
+    for _ in range(4):
+        assert nav.next()
+        visited.append(nav.index)
+    assert visited == [3, 6, 1, 3]
+    assert nav.previous() and nav.index == 1
+    assert nav.previous() and nav.index == 6
+    assert nav.position() == (3, 3)
+    assert nav.filter_pair(None, 9) and nav.position()[1] == 5  # any true class predicted as 9
+    assert not nav.filter_pair(1, 4)  # no 1 was predicted as 4: returns False, keeps the old filter
+    assert (nav.class_filter, nav.pred_filter) == (None, 9)
+    assert nav.filter_class(None) and nav.pred_filter is None  # 'a' clears the pair filter too
+    assert nav.position()[1] == len(labels)

@@ -10,8 +10,8 @@ import pytest
 
 from mnist_tui.config import preset_config
 from mnist_tui.errors import ModelFileError
-from mnist_tui.training.events import DataReady, ModelReady, Predictions, RunFinished
 from mnist_tui.training.evaluate_saved import evaluate_saved
+from mnist_tui.training.events import DataReady, ModelReady, Predictions, RunFinished
 from mnist_tui.training.trainer import train
 
 
