@@ -14,16 +14,17 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Select, TabbedContent, TabPane
+from textual.widgets import Button, Footer, Header, Input, Select, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from mnist_tui.config import TrainConfig, preset_config
 from mnist_tui.errors import MnistTuiError
 from mnist_tui.messages import ConfigChanged, EngineEvent, EventBridge, TrainingProgress
+from mnist_tui.runs.rundir import RunStoreError
 from mnist_tui.screens.confirm import ConfirmScreen
 from mnist_tui.screens.setup import SetupView
 from mnist_tui.screens.train import TrainView
@@ -50,6 +51,7 @@ from mnist_tui.widgets.train_status import TrainStatus
 Trainer = Callable[..., RunFinished]
 CHART_FPS = 4.0  # every frame is Python holding the GIL the training thread needs: a few a second
 QUIT_GRACE_SECONDS = 15.0
+MIN_SIZE = (80, 24)  # below this the layout cannot work: say so instead of drawing it broken
 
 
 def _default_trainer(*args: Any, **kwargs: Any) -> RunFinished:
@@ -117,6 +119,7 @@ class MnistApp(App[int]):
             with TabPane("Viewer", id="viewer"):
                 yield ViewerView(self.history, seed=self.seed, id="viewer-view")
         yield Footer()
+        yield Static("", id="too-small")
 
     def on_mount(self) -> None:
         # Keep references: while a modal is on top, app.query_one() searches the modal, not these.
@@ -137,6 +140,19 @@ class MnistApp(App[int]):
         elif self.preload_tf:
             self.call_after_refresh(self._preload_tensorflow)
         self._install_signal_handlers()
+        self._check_size(self.size.width, self.size.height)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._check_size(event.size.width, event.size.height)
+
+    def _check_size(self, width: int, height: int) -> None:
+        small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
+        notice = self.query_one("#too-small", Static)
+        notice.display = small
+        if small:
+            notice.update(f"Terminal too small: {width}×{height}.\nmnist-tui needs at least "
+                          f"{MIN_SIZE[0]}×{MIN_SIZE[1]}.\nEnlarge the window; training carries on meanwhile."
+                          "\n\nq quits")
 
     def _install_signal_handlers(self) -> None:
         """SIGTERM/SIGHUP (a closed terminal, or textual-serve closing the tab) end the run as
@@ -195,7 +211,7 @@ class MnistApp(App[int]):
         self.action_start()
 
     # -- actions
-    def action_start(self) -> None:
+    def action_start(self, save: bool = True) -> None:
         if self.running:
             self.notify("A run is already in progress: stop it (x) first.", severity="warning")
             return
@@ -215,12 +231,13 @@ class MnistApp(App[int]):
             chart.set_epochs([])
         self.viewer.sync()
         self.action_show_tab("train")
-        self.worker = self._train(cfg, self.control, bridge)
+        self.worker = self._train(cfg, self.control, bridge, self.runs_dir if save else None)
         self._refresh_status()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="train", name="training")
-    def _train(self, cfg: TrainConfig, control: TrainControl, bridge: EventBridge) -> RunFinished:
-        return self.trainer(cfg, bridge, control, runs_dir=self.runs_dir)
+    def _train(self, cfg: TrainConfig, control: TrainControl, bridge: EventBridge,
+               runs_dir: Path | None) -> RunFinished:
+        return self.trainer(cfg, bridge, control, runs_dir=runs_dir)
 
     def action_pause(self) -> None:
         if not self.running or self.control is None:
@@ -329,12 +346,22 @@ class MnistApp(App[int]):
 
     def _tick(self) -> None:
         """The UI's training-time heartbeat: at most CHART_FPS frames a second."""
+        if not self._ui_alive:
+            return
         if self._status_dirty:
             self._status_dirty = False
             self._refresh_status()
         self._redraw_charts()
 
+    @property
+    def _ui_alive(self) -> bool:
+        """False while the app shuts down: events from a still-finishing trainer must not
+        touch widgets that are already gone."""
+        return self.viewer.is_attached and not self._closing
+
     def on_engine_event(self, message: EngineEvent) -> None:
+        if not self._ui_alive:
+            return
         event = message.event
         if isinstance(event, ModelReady):
             self.predictor = event
@@ -370,14 +397,31 @@ class MnistApp(App[int]):
             return
         if event.state == WorkerState.ERROR and worker.error is not None:
             self.history.phase, self.history.phase_detail = FAILED, one_line(worker.error)
-            self.notify(one_line(worker.error), title="Training failed", severity="error", timeout=10)
+            if isinstance(worker.error, RunStoreError) and self.history.batches == 0 and not self._quitting:
+                self._offer_unsaved_run(one_line(worker.error))
+            else:
+                self.notify(one_line(worker.error), title="Training failed", severity="error", timeout=10)
         if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             self._refresh_status()
             if self._quitting:
                 self.exit(0)
 
+    def _offer_unsaved_run(self, reason: str) -> None:
+        """The run directory cannot be written (read-only, disk full): train anyway if the user agrees."""
+        cfg = self.config
+
+        def answer(yes: bool | None) -> None:
+            if yes and cfg is not None and not self.running:
+                self.action_start(save=False)
+            else:
+                self.notify("Not started. Choose another runs directory with --runs-dir.", timeout=6)
+
+        self.push_screen(ConfirmScreen(f"{reason}\n\nTrain this run without saving it?"), answer)
+
     # -- drawing
     def _refresh_status(self) -> None:
+        if not self._ui_alive:
+            return
         hint = {
             "loading": "TensorFlow is loading in the background…",
             "ready": "TensorFlow ready.",

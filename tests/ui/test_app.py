@@ -336,3 +336,43 @@ async def test_steps_per_epoch_shown_next_to_batch_size(tiny_idx_dir) -> None:
         app.query_one("#field-batch_size", Input).value = "8"
         await pilot.pause()
         assert "7 steps/epoch = ⌈50 / 8⌉" in str(hint.render())
+
+
+async def test_too_small_terminal_says_so_and_recovers(make) -> None:
+    from textual.widgets import Static
+
+    app = make()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        notice = app.query_one("#too-small", Static)
+        assert notice.display and "Terminal too small: 60×20" in str(notice.render())
+        assert "80×24" in str(notice.render())
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert not notice.display
+        await pilot.resize_terminal(79, 30)
+        await pilot.pause()
+        assert notice.display
+
+
+async def test_resize_storm_while_training_keeps_everything_consistent(make) -> None:
+    fake = FakeTrainer(steps=400, batch_delay=0.002)
+    app = make(trainer=fake)
+    sizes = [(80, 24), (200, 60), (81, 25), (120, 40), (60, 15), (300, 90), (100, 30), (80, 24), (133, 37)]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.history.batches > 5)
+        for i in range(3):
+            for size in sizes:
+                await pilot.resize_terminal(*size)
+                await pilot.pause(0.01)
+                if i == 1:
+                    await pilot.press("v" if size[0] % 2 else "t")
+        await wait_for(pilot, lambda: app.history.finished is not None, timeout=30)
+        assert app.history.finished.status == "done"
+        assert app.history.batches == 400 * 2
+        await pilot.resize_terminal(110, 34)
+        await pilot.press("t")
+        await pilot.pause(0.3)
+        for chart in app.query(BatchChart):
+            assert chart.points_plotted > 0 and chart.size.width > 10
