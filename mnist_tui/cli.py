@@ -7,6 +7,8 @@ errors a user can cause become one line on stderr and an exit code, never a trac
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import math
 import os
 import signal
@@ -119,7 +121,39 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--log-every", type=int, default=0, metavar="N",
                        help="also print a line every N batches (0 = per epoch only)")
     train.add_argument("--no-save", action="store_true", help="do not write a run directory")
+    _add_runs_parser(sub)
     return parser
+
+
+SORT_CHOICES = ("started", "accuracy", "duration", "preset")
+
+
+def _add_runs_parser(sub: Any) -> None:
+    """``mnist-tui runs list|export|delete``: the run store from the shell."""
+    runs = sub.add_parser("runs", help="list, export or delete saved runs",
+                          description="The saved runs (every run, from the app or `train`).")
+    runs_sub = runs.add_subparsers(dest="runs_command", metavar="ACTION", parser_class=_Parser, required=True)
+
+    def runs_dir_flag(p: argparse.ArgumentParser) -> None:
+        # SUPPRESS: keep a --runs-dir given before the command (see _add_config_flags).
+        p.add_argument("--runs-dir", dest="runs_dir", default=argparse.SUPPRESS, metavar="DIR",
+                       help="the run store (default: $XDG_DATA_HOME/mnist-tui/runs)")
+
+    lst = runs_sub.add_parser("list", help="list runs, newest first", description="List the saved runs.")
+    runs_dir_flag(lst)
+    lst.add_argument("--sort", choices=SORT_CHOICES, default="started",
+                     help="order: started (newest first), accuracy (best first), duration (shortest first), preset")
+    lst.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    exp = runs_sub.add_parser("export", help="export a run's metrics", description="Export a run's metrics.")
+    exp.add_argument("run_id", metavar="ID", help="a run id or a unique prefix of one")
+    exp.add_argument("--format", dest="fmt", choices=("csv", "json"), default="csv",
+                     help="csv: every metrics.csv row; json: config, summary, batch and epoch rows")
+    exp.add_argument("--out", default=None, metavar="FILE", help="write here (default: stdout)")
+    runs_dir_flag(exp)
+    rm = runs_sub.add_parser("delete", help="delete a run directory", description="Delete a saved run.")
+    rm.add_argument("run_id", metavar="ID", help="a run id or a unique prefix of one")
+    rm.add_argument("--yes", action="store_true", help="really delete (required)")
+    runs_dir_flag(rm)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -135,6 +169,8 @@ def _fail(message: str, code: int) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "runs":
+        return run_runs(args)
     try:
         cfg = config_from_args(args)
     except ConfigError as err:
@@ -156,6 +192,57 @@ def run_app(args: argparse.Namespace, cfg: TrainConfig) -> int:
     return int(app.return_code or 0)
 
 
+def run_runs(args: argparse.Namespace) -> int:
+    """``mnist-tui runs …``: 0 on success, 1 for an unknown run or an I/O error, 2 for usage."""
+    from pathlib import Path
+
+    from mnist_tui.runs import store
+    from mnist_tui.runs.rundir import RunStoreError, default_runs_dir
+
+    runs_dir = Path(args.runs_dir).expanduser() if args.runs_dir else default_runs_dir()
+    try:
+        if args.runs_command == "list":
+            runs = store.sort_runs(store.list_runs(runs_dir), args.sort)
+            if args.json:
+                print(json.dumps([r.to_json() for r in runs], indent=1))
+            elif not runs:
+                print(f"No runs yet in {runs_dir}")
+            else:
+                print(runs_table(runs))
+            return EXIT_OK
+        if args.runs_command == "delete" and not args.yes:
+            return _fail("runs delete: add --yes to really delete the run", EXIT_USAGE)
+        run = store.resolve_run(runs_dir, args.run_id)
+        if args.runs_command == "export":
+            result = store.export_run(run, args.fmt, args.out)
+            if args.out is None:
+                sys.stdout.write(str(result))
+            else:
+                print(f"exported {run.id} to {result}")
+        else:
+            store.delete_run(run, runs_dir)
+            print(f"deleted {run.id}")
+    except RunStoreError as err:
+        return _fail(str(err), EXIT_ERROR)
+    except BrokenPipeError:  # `mnist-tui runs export ID | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return EXIT_OK
+
+
+def runs_table(runs: Sequence[Any]) -> str:
+    """Aligned plain-text columns for ``runs list``."""
+    from mnist_tui.runs import store
+
+    head = ("id", "status", "preset", "epochs", "batch", "lr", "test acc", "duration", "started")
+    rows = [(r.id, r.status, r.preset, store.format_epochs(r), store.format_config(r, "batch_size"),
+             store.format_config(r, "learning_rate"), store.format_accuracy(r.test_accuracy),
+             store.format_duration(r.duration_s), store.format_started(r.started)) for r in runs]
+    widths = [max(len(row[i]) for row in (head, *rows)) for i in range(len(head))]
+    right = {3, 4, 5, 6, 7}
+    return "\n".join("  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in
+                               enumerate(zip(row, widths, strict=True))).rstrip() for row in (head, *rows))
+
+
 class ProgressPrinter:
     """Headless progress: a rich bar on a TTY, plain log-safe lines otherwise."""
 
@@ -166,6 +253,21 @@ class ProgressPrinter:
         self.tty = stream.isatty() and os.environ.get("TERM") != "dumb"
         self.progress: Any = None
         self.task: Any = None
+        self.muted = False
+
+    def mute(self) -> None:
+        """Stop writing (the terminal hung up): the run must still stop and save, not fail on EIO."""
+        self.muted = True
+
+    def __call__(self, event: Any) -> None:
+        if self.muted:
+            self.close()
+            return
+        try:
+            self._handle(event)
+        except OSError:  # EIO / EPIPE: nobody is reading any more
+            self.muted = True
+            self.close()
 
     def _line(self, text: str) -> None:
         if self.progress is not None:
@@ -173,7 +275,7 @@ class ProgressPrinter:
         else:
             print(text, file=self.stream, flush=True)
 
-    def __call__(self, event: Any) -> None:
+    def _handle(self, event: Any) -> None:
         from mnist_tui.training import events as ev
 
         if isinstance(event, ev.BatchEnd):
@@ -216,8 +318,9 @@ class ProgressPrinter:
 
     def close(self) -> None:
         if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
+            progress, self.progress = self.progress, None
+            with contextlib.suppress(OSError):
+                progress.stop()
 
 
 def run_train(args: argparse.Namespace, cfg: TrainConfig) -> int:
@@ -233,15 +336,25 @@ def run_train(args: argparse.Namespace, cfg: TrainConfig) -> int:
     control = TrainControl()
     printer = ProgressPrinter(cfg, sys.stdout, args.log_every)
     interrupted = threading.Event()
+    first_signal: list[int] = []
 
-    def on_sigint(signum: int, frame: Any) -> None:
+    def on_signal(signum: int, frame: Any) -> None:
+        # SIGTERM (kill, textual-serve closing a tab) and SIGHUP (terminal gone) stop like the
+        # first Ctrl+C: after this batch, evaluated and saved as "stopped". A second one aborts.
         if interrupted.is_set():
             signal.default_int_handler(signum, frame)
         interrupted.set()
+        first_signal.append(signum)
         control.stop()
-        print("mnist-tui: stopping after this batch (Ctrl+C again to abort)", file=sys.stderr, flush=True)
+        if signum == getattr(signal, "SIGHUP", None):
+            printer.mute()
+        if signum == signal.SIGINT:
+            _say("mnist-tui: stopping after this batch (Ctrl+C again to abort)", sys.stderr)
+        else:
+            _say(f"mnist-tui: {signal.Signals(signum).name}: stopping after this batch (again to abort)", sys.stderr)
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    stop_signals = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {signum: signal.signal(signum, on_signal) for signum in stop_signals}
     runs_dir = None if args.no_save else (args.out or args.runs_dir or default_runs_dir())
     try:
         result = train(cfg, printer, control, runs_dir=runs_dir)
@@ -250,20 +363,28 @@ def run_train(args: argparse.Namespace, cfg: TrainConfig) -> int:
     except MnistTuiError as err:
         return _fail(str(err), EXIT_ERROR)
     except KeyboardInterrupt:
-        return _fail("aborted", EXIT_INTERRUPTED)
+        return _fail("aborted", 128 + first_signal[0] if first_signal else EXIT_INTERRUPTED)
     except Exception as err:
         if os.environ.get("MNIST_TUI_DEBUG"):
             raise
         return _fail(f"{type(err).__name__}: {err}", EXIT_ERROR)
     finally:
         printer.close()
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     acc = "n/a" if math.isnan(result.test_accuracy) else f"{result.test_accuracy:.4f}"
     loss = "n/a" if math.isnan(result.test_loss) else f"{result.test_loss:.4f}"
-    print(f"{result.status}: test accuracy {acc} loss {loss} after {result.epochs_completed} epoch(s)"
-          f" in {result.train_seconds:.1f}s" + (f" — {result.reason}" if result.reason else ""), flush=True)
+    _say(f"{result.status}: test accuracy {acc} loss {loss} after {result.epochs_completed} epoch(s)"
+         f" in {result.train_seconds:.1f}s" + (f" — {result.reason}" if result.reason else ""), sys.stdout)
     if result.run_dir:
-        print(f"run saved to {result.run_dir}", flush=True)
+        _say(f"run saved to {result.run_dir}", sys.stdout)
     if result.status == "failed":
         return _fail(result.reason, EXIT_ERROR)
-    return EXIT_INTERRUPTED if interrupted.is_set() else EXIT_OK
+    # 128 + signal, as a shell reports it: 130 Ctrl+C (SIGINT), 143 SIGTERM, 129 SIGHUP.
+    return 128 + first_signal[0] if first_signal else EXIT_OK
+
+
+def _say(text: str, stream: TextIO) -> None:
+    """Print, ignoring a terminal that hung up or a closed pipe (the run is saved regardless)."""
+    with contextlib.suppress(OSError):
+        print(text, file=stream, flush=True)

@@ -104,7 +104,8 @@ def test_train_mlp_writes_run_dir(real_data_dir: Path, tmp_path: Path) -> None:
     assert proc.stderr == ""
     run_dir = only_run_dir(tmp_path)
     assert f"run saved to {run_dir}" in proc.stdout
-    assert {p.name for p in run_dir.iterdir()} == {"config.json", "metrics.csv", "summary.json", "model.keras"}
+    assert {p.name for p in run_dir.iterdir()} == {"config.json", "run.json", "metrics.csv", "summary.json",
+                                                   "model.keras"}
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "done" and summary["config"]["limit"] == 2000
     assert summary["test_accuracy"] > 0.7
@@ -221,3 +222,138 @@ def test_top_level_runs_dir_is_used_by_train(tiny_idx_dir: Path, tmp_path: Path)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["config"]["epochs"] == 1 and summary["epochs_completed"] == 1
     assert summary["dataset"]["n_train"] == 64
+
+
+# ------------------------------------------------------------------------- SIGTERM / SIGHUP
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_and_sighup_stop_and_save(real_data_dir: Path, tmp_path: Path, sig: signal.Signals,
+                                          code: int) -> None:
+    """textual-serve closing a tab sends SIGTERM, a closed terminal SIGHUP: the run ends "stopped"."""
+    cmd = [sys.executable, "-m", "mnist_tui", "train", "--model", "scratch", "--limit", "5000", "--epochs", "200",
+           "--log-every", "1", "--out", str(tmp_path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=cli_env(real_data_dir), cwd=REPO_ROOT, stdin=subprocess.DEVNULL)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("epoch 2/200 step 5/"):
+                break
+        else:
+            pytest.fail("no batch line from the second epoch")
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == code, err
+    assert one_line(err) == f"mnist-tui: {sig.name}: stopping after this batch (again to abort)"
+    assert re.search(r"^stopped: test accuracy 0\.\d+ .* after 1 epoch\(s\)", out, re.MULTILINE), out
+    summary = json.loads((only_run_dir(tmp_path) / "summary.json").read_text())
+    assert summary["status"] == "stopped" and summary["epochs_completed"] == 1
+    assert summary["model_file"] == "model.npz"
+
+
+# ------------------------------------------------------------------------------ runs
+@pytest.fixture(scope="module")
+def cli_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two real runs trained by the CLI: scratch 2 epochs at batch 64, then 1 epoch at batch 32."""
+    from tests.conftest import SHARED_DATA
+
+    data = Path(os.environ.get("MNIST_TUI_DATA") or SHARED_DATA)
+    if not data.is_dir():
+        pytest.skip("real MNIST data not available (set MNIST_TUI_DATA)")
+    runs = tmp_path_factory.mktemp("cli-runs")
+    for epochs, batch in (("2", "64"), ("1", "32")):
+        proc = mnist_tui("train", "--model", "scratch", "--limit", "1000", "--epochs", epochs, "--batch-size", batch,
+                         "--out", str(runs), env=cli_env(data))
+        assert proc.returncode == 0, proc.stderr
+    return runs
+
+
+def test_runs_list_table_and_json(cli_runs: Path) -> None:
+    ids = sorted(p.name for p in cli_runs.iterdir())
+    proc = mnist_tui("runs", "list", "--runs-dir", str(cli_runs))
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    header, *rows = proc.stdout.splitlines()
+    assert header.split() == ["id", "status", "preset", "epochs", "batch", "lr", "test", "acc", "duration", "started"]
+    assert [r.split()[0] for r in rows] == ids[::-1]  # newest first (same second: the -1 suffix is newer)
+    assert rows[0].split()[1:6] == ["done", "scratch", "1/1", "32", "0.5"]
+    assert rows[1].split()[1:6] == ["done", "scratch", "2/2", "64", "0.5"]
+
+    proc = mnist_tui("--runs-dir", str(cli_runs), "runs", "list", "--json", "--sort", "accuracy")
+    assert proc.returncode == 0, proc.stderr
+    listed = json.loads(proc.stdout)
+    assert sorted(r["id"] for r in listed) == ids
+    accs = [r["test_accuracy"] for r in listed]
+    assert accs == sorted(accs, reverse=True)
+    for r in listed:
+        summary = json.loads((cli_runs / r["id"] / "summary.json").read_text())
+        assert (r["status"], r["test_accuracy"], r["epochs_completed"]) == ("done", summary["test_accuracy"],
+                                                                            summary["epochs_completed"])
+        assert r["model_file"] == str(cli_runs / r["id"] / "model.npz")
+
+
+def test_runs_export_to_stdout_and_file(cli_runs: Path, tmp_path: Path) -> None:
+    run_id = sorted(p.name for p in cli_runs.iterdir())[0]
+    metrics = (cli_runs / run_id / "metrics.csv").read_text()
+    proc = mnist_tui("runs", "export", run_id, "--runs-dir", str(cli_runs))
+    assert proc.returncode == 0 and proc.stdout == metrics, proc.stderr
+    proc = mnist_tui("runs", "export", run_id, "--format", "json", "--runs-dir", str(cli_runs))
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    rows = metrics.splitlines()[1:]
+    assert len(doc["batches"]) == sum(r.startswith("batch,") for r in rows) == 32
+    assert len(doc["epochs"]) == 2 and doc["summary"]["status"] == "done" and doc["config"]["batch_size"] == 64
+    assert doc["batches"][-1]["batch_loss"] == pytest.approx(float(rows[-2].split(",")[7]))
+
+    out = tmp_path / "m.json"
+    proc = mnist_tui("runs", "export", run_id, "--format", "json", "--out", str(out), "--runs-dir", str(cli_runs))
+    assert proc.returncode == 0 and one_line(proc.stdout) == f"exported {run_id} to {out}"
+    assert json.loads(out.read_text()) == doc
+    proc = mnist_tui("runs", "export", run_id, "--out", str(tmp_path / "m.csv"), "--runs-dir", str(cli_runs))
+    assert proc.returncode == 0 and (tmp_path / "m.csv").read_text() == metrics
+
+
+@pytest.mark.parametrize(("args", "code", "fragment"), [
+    (["runs", "export", "nope"], 1, "mnist-tui: error: no run 'nope' in "),
+    (["runs", "export", "2"], 1, "is ambiguous: 2 runs match"),
+    (["runs", "delete", "nope", "--yes"], 1, "no run 'nope'"),
+    (["runs", "delete", "2"], 2, "add --yes"),
+    (["runs", "export", "2", "--format", "xml"], 2, "invalid choice: 'xml'"),
+    (["runs", "list", "--sort", "colour"], 2, "invalid choice: 'colour'"),
+    (["runs"], 2, "required: ACTION"),
+])
+def test_runs_errors_are_one_line(cli_runs: Path, args: list[str], code: int, fragment: str) -> None:
+    proc = mnist_tui(*args, "--runs-dir", str(cli_runs)) if len(args) > 1 else mnist_tui(*args)
+    assert proc.returncode == code, (proc.stdout, proc.stderr)
+    assert fragment in one_line(proc.stderr) and proc.stdout == ""
+
+
+def test_runs_delete_and_empty_store(cli_runs: Path, tmp_path: Path) -> None:
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(cli_runs, runs)
+    for run_id in sorted(p.name for p in runs.iterdir()):
+        proc = mnist_tui("runs", "delete", run_id[:-1] if run_id.endswith("-1") else run_id, "--yes",
+                         "--runs-dir", str(runs))
+        assert proc.returncode == 0 and one_line(proc.stdout).startswith("deleted "), proc.stderr
+    assert list(runs.iterdir()) == []
+    proc = mnist_tui("runs", "list", "--runs-dir", str(runs))
+    assert proc.returncode == 0 and one_line(proc.stdout) == f"No runs yet in {runs}"
+    assert json.loads(mnist_tui("runs", "list", "--json", "--runs-dir", str(tmp_path / "none")).stdout) == []
+
+
+def test_runs_commands_import_no_heavy_modules(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from mnist_tui.cli import main\n"
+        f"assert main(['runs', 'list', '--runs-dir', {str(tmp_path)!r}]) == 0\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'textual'))\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(),
+                          cwd=REPO_ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY []" in proc.stderr

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -91,6 +92,18 @@ def test_recorder_files_and_rows(tmp_path: Path) -> None:
                                   "val_accuracy": 0.9, "seconds": 0.25}]
     assert set(summary["timings"]) == {"started", "finished", "train_seconds", "total_seconds"}
     assert summary["model_file"] is None  # nothing was saved
+    assert leftovers(rec.path) == []
+
+
+def test_run_json_names_the_owner_process(tmp_path: Path) -> None:
+    rec = RunRecorder(tmp_path, preset_config("mlp"))
+    owner = json.loads((rec.path / "run.json").read_text())
+    assert owner["pid"] == os.getpid() and owner["host"] == socket.gethostname()
+    assert owner["started"] == rec.started.isoformat(timespec="seconds")
+    if Path("/proc/self/stat").exists():
+        assert owner["proc_start"] == rundir.process_start_ticks(os.getpid()) and owner["boot_id"]
+    rec.close()
+    assert (rec.path / "run.json").exists()  # kept after the run: summary.json marks completion
     assert leftovers(rec.path) == []
 
 
@@ -200,7 +213,8 @@ def test_real_run_rows_match_events(real_data_dir: Path, tmp_path: Path) -> None
     cfg = replace(preset_config("scratch"), epochs=2, limit=1000, batch_size=64)
     result = train(cfg, events.append, runs_dir=tmp_path, dataset=ds)
     run_dir = Path(result.run_dir or "")
-    assert sorted(p.name for p in run_dir.iterdir()) == ["config.json", "metrics.csv", "model.npz", "summary.json"]
+    assert sorted(p.name for p in run_dir.iterdir()) == ["config.json", "metrics.csv", "model.npz", "run.json",
+                                                          "summary.json"]
     header, rows = read_metrics(run_dir)
     assert tuple(header) == METRICS_COLUMNS
     batches = [e for e in events if isinstance(e, BatchEnd)]

@@ -1,0 +1,308 @@
+"""The Runs view: every saved run in a sortable table, overlaid curves, delete and export.
+
+A self-contained widget over ``mnist_tui.runs.store`` (the run directories are the store),
+so the app hosts it in a tab and calls ``refresh_runs`` when a run ends. Everything it
+reads is small JSON plus metrics.csv for the overlaid runs (cached per file version);
+exports run in a thread so a 100k-row run never freezes the UI.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+from textual.worker import Worker, WorkerState
+
+from mnist_tui.runs import store
+from mnist_tui.runs.rundir import RunStoreError
+from mnist_tui.runs.store import RunInfo
+from mnist_tui.screens.confirm import ConfirmScreen
+from mnist_tui.widgets.runs_chart import RunsChart
+
+# (column key, header label, store sort key or None)
+COLUMNS = (
+    ("sel", "✓", None),
+    ("status", "status", "status"),
+    ("preset", "preset", "preset"),
+    ("epochs", "epochs", "epochs"),
+    ("batch", "batch", "batch"),
+    ("lr", "lr", "lr"),
+    ("optimizer", "optimizer", "optimizer"),
+    ("acc", "test acc", "accuracy"),
+    ("duration", "duration", "duration"),
+    ("started", "started", "started"),
+    ("id", "id", "id"),
+)
+SORT_CYCLE = ("started", "accuracy", "duration", "preset")  # S from the default goes to accuracy
+STATUS_STYLE = {"done": "green", "stopped": "yellow", "failed": "red", "running": "cyan bold",
+                "incomplete": "magenta"}
+SELECTED = "✓"
+
+
+class RunsView(Vertical):
+    """Lists the run store; ``space`` selects runs whose curves ``o``/``enter`` overlay below."""
+
+    DEFAULT_CSS = """
+    RunsView {
+        height: 1fr;
+    }
+    RunsView #runs-table {
+        height: 1fr;
+        min-height: 4;
+    }
+    RunsView #runs-detail {
+        height: 1;
+        padding: 0 1;
+        color: $text-muted;
+        background: $boost;
+    }
+    RunsView #runs-chart {
+        height: 1fr;
+        min-height: 6;
+    }
+    RunsView #runs-empty {
+        display: none;
+        height: 1fr;
+        content-align: center middle;
+        text-align: center;
+        color: $text-muted;
+    }
+    RunsView.-empty #runs-empty {
+        display: block;
+    }
+    RunsView.-empty #runs-table, RunsView.-empty #runs-detail, RunsView.-empty #runs-chart {
+        display: none;
+    }
+    """
+
+    BINDINGS = [
+        Binding("space", "toggle_select", "Select", id="runs.select"),
+        Binding("enter", "open", "Open", id="runs.open", show=False),  # the table turns enter into RowSelected
+        Binding("o", "overlay", "Overlay", id="runs.overlay"),
+        Binding("a", "toggle_metric", "Loss/Acc", id="runs.metric"),
+        Binding("S", "cycle_sort", "Sort", id="runs.sort"),
+        Binding("d", "delete", "Delete", id="runs.delete"),
+        Binding("E", "export('csv')", "CSV", id="runs.export_csv"),
+        Binding("J", "export('json')", "JSON", id="runs.export_json"),
+        Binding("f5,R", "refresh_runs", "Refresh", id="runs.refresh"),
+    ]
+
+    def __init__(self, runs_dir: str | os.PathLike[str], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.runs_dir = Path(runs_dir).expanduser()
+        self.runs: list[RunInfo] = []  # in table order
+        self.selected: set[str] = set()
+        self.overlaid: list[str] = []
+        self.sort_key = "started"
+        self.sort_descending: bool | None = None  # None: the key's natural direction
+        self._metrics_cache: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
+        self._ready = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"No runs yet in {self.runs_dir}\n\nTrain one (s in the app, or `mnist-tui train`);"
+                     " R refreshes.", id="runs-empty", markup=False)
+        table: DataTable[Any] = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield table
+        yield Static("", id="runs-detail")
+        yield RunsChart(id="runs-chart")
+
+    def on_mount(self) -> None:
+        self._ready = True
+        self.refresh_runs()
+
+    # ------------------------------------------------------------------ public
+    @property
+    def table(self) -> DataTable[Any]:
+        return self.query_one("#runs-table", DataTable)
+
+    @property
+    def chart(self) -> RunsChart:
+        return self.query_one("#runs-chart", RunsChart)
+
+    @property
+    def cursor_run(self) -> RunInfo | None:
+        row = self.table.cursor_row
+        return self.runs[row] if self.runs and 0 <= row < len(self.runs) else None
+
+    def refresh_runs(self) -> None:
+        """Re-read the store (the app calls this when a run ends); keeps selection and cursor."""
+        if not self._ready:
+            return  # not composed yet: on_mount lists the store
+        keep = self.cursor_run.id if self.cursor_run else None
+        listed = store.list_runs(self.runs_dir)
+        ids = {r.id for r in listed}
+        paths = {r.path for r in listed}
+        self._metrics_cache = {p: v for p, v in self._metrics_cache.items() if p in paths}
+        self.selected &= ids
+        self.overlaid = [i for i in self.overlaid if i in ids]
+        self.set_class(not listed, "-empty")
+        self._fill_table(listed, keep)
+        self._update_chart()
+
+    # ------------------------------------------------------------------ table
+    def _fill_table(self, runs: list[RunInfo], cursor_id: str | None) -> None:
+        self.runs = store.sort_runs(runs, self.sort_key, self.sort_descending)
+        table = self.table
+        table.clear(columns=True)
+        for key, label, sort in COLUMNS:
+            if sort == self.sort_key:
+                descending = store.SORTS[sort][1] if self.sort_descending is None else self.sort_descending
+                label += " ▼" if descending else " ▲"
+            table.add_column(label, key=key)
+        for run in self.runs:
+            table.add_row(*self._cells(run), key=run.id)
+        if cursor_id is not None and cursor_id in (r.id for r in self.runs):
+            table.move_cursor(row=[r.id for r in self.runs].index(cursor_id))
+        self._show_detail()
+
+    def _cells(self, run: RunInfo) -> tuple[Any, ...]:
+        return (
+            SELECTED if run.id in self.selected else " ",
+            Text(run.status, style=STATUS_STYLE.get(run.status, "")),
+            run.preset,
+            Text(store.format_epochs(run), justify="right"),
+            Text(store.format_config(run, "batch_size"), justify="right"),
+            Text(store.format_config(run, "learning_rate"), justify="right"),
+            store.format_config(run, "optimizer"),
+            Text(store.format_accuracy(run.test_accuracy), justify="right"),
+            Text(store.format_duration(run.duration_s), justify="right"),
+            store.format_started(run.started, "%m-%d %H:%M"),
+            run.id,
+        )
+
+    def _show_detail(self) -> None:
+        run = self.cursor_run
+        text = ""
+        if run is not None:
+            model = run.model_file.name if run.model_file else "no model"
+            reason = f" ({run.reason})" if run.reason else ""
+            text = (f"{run.id}: {run.status}{reason} · test acc {store.format_accuracy(run.test_accuracy)}"
+                    f" · {model} · {len(self.selected)} selected · sort {self.sort_key}")
+        self.query_one("#runs-detail", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        """Clicking a header sorts by it; clicking the sorted column again flips the order."""
+        event.stop()
+        sort = dict((key, s) for key, _, s in COLUMNS).get(str(event.column_key.value))
+        if sort is None:
+            return
+        if sort == self.sort_key:
+            current = store.SORTS[sort][1] if self.sort_descending is None else self.sort_descending
+            self.sort_descending = not current
+        else:
+            self.sort_key, self.sort_descending = sort, None
+        self._resort()
+
+    def _resort(self) -> None:
+        keep = self.cursor_run.id if self.cursor_run else None
+        self._fill_table(list(self.runs), keep)
+
+    # ------------------------------------------------------------------ actions
+    def action_toggle_select(self) -> None:
+        run = self.cursor_run
+        if run is None:
+            return
+        self.selected ^= {run.id}
+        self.table.update_cell(run.id, "sel", SELECTED if run.id in self.selected else " ")
+        self.table.action_cursor_down()  # like a file manager: space marks and moves on
+        self._show_detail()
+
+    def action_open(self) -> None:
+        """Overlay the selected runs, or the cursor run when none is selected."""
+        self.action_overlay()
+
+    def action_overlay(self) -> None:
+        ids = [r.id for r in self.runs if r.id in self.selected]
+        if not ids and self.cursor_run is not None:
+            ids = [self.cursor_run.id]
+        self.overlaid = ids
+        self._update_chart()
+
+    def action_toggle_metric(self) -> None:
+        chart = self.chart
+        chart.set_metric("accuracy" if chart.metric == "loss" else "loss")
+
+    def action_cycle_sort(self) -> None:
+        at = SORT_CYCLE.index(self.sort_key) if self.sort_key in SORT_CYCLE else -1
+        self.sort_key, self.sort_descending = SORT_CYCLE[(at + 1) % len(SORT_CYCLE)], None
+        self._resort()
+
+    def action_refresh_runs(self) -> None:
+        self.refresh_runs()
+
+    def action_delete(self) -> None:
+        run = self.cursor_run
+        if run is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                store.delete_run(run.path, self.runs_dir)
+            except RunStoreError as err:
+                self.app.notify(str(err), title="Not deleted", severity="error")
+            else:
+                self._metrics_cache.pop(run.path, None)
+                self.app.notify(f"Deleted {run.id}")
+            self.refresh_runs()
+
+        self.app.push_screen(ConfirmScreen(f"Delete run {run.id} ({run.status})? Its files and model go."), answered)
+
+    def action_export(self, fmt: str) -> None:
+        """Write ``export.csv`` / ``export.json`` into the run's directory, off the UI thread."""
+        run = self.cursor_run
+        if run is None:
+            return
+        out = run.path / f"export.{fmt}"
+        self.run_worker(lambda: store.export_run(run, fmt, out), name=str(out), group="runs-export",
+                        thread=True, exit_on_error=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "runs-export":
+            return
+        if event.state == WorkerState.SUCCESS:
+            self.app.notify(f"Exported to {event.worker.result}")
+        elif event.state == WorkerState.ERROR:
+            self.app.notify(f"Export failed: {event.worker.error}", severity="error")
+
+    # ------------------------------------------------------------------ chart
+    def _metrics(self, run: RunInfo) -> dict[str, Any] | None:
+        """The run's parsed metrics, re-read only when metrics.csv changed (a running run grows)."""
+        try:
+            st = (run.path / "metrics.csv").stat()
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            return None
+        cached = self._metrics_cache.get(run.path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        try:
+            metrics = store.read_metrics(run)
+        except (RunStoreError, OSError) as err:
+            self.app.notify(f"{run.id}: {err}", severity="warning")
+            return None
+        self._metrics_cache[run.path] = (stamp, metrics)
+        return metrics
+
+    def _update_chart(self) -> None:
+        by_id = {r.id: r for r in self.runs}
+        curves = []
+        for rid in self.overlaid:
+            metrics = self._metrics(by_id[rid]) if rid in by_id else None
+            if metrics is not None:
+                curves.append((rid, metrics["batches"]))
+        self.chart.set_runs(curves)
