@@ -49,6 +49,7 @@ FLAGS: dict[str, str] = {
     "--limit": "limit",
     "--val-split": "val_split",
     "--seed": "seed",
+    "--jit": "jit",
 }
 FIELD_FLAGS = {name: flag for flag, name in FLAGS.items()}
 
@@ -59,7 +60,7 @@ def flag_for(field: str) -> str:
 
 
 CHOICES = {"preset": tuple(PRESETS), "dataset": DATASET_NAMES, "optimizer": OPTIMIZERS,
-           "activation": ACTIVATIONS, "loss": LOSSES}
+           "activation": ACTIVATIONS, "loss": LOSSES, "jit": ("on", "off")}
 
 
 def presets_table() -> str:
@@ -122,6 +123,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also print a line every N batches (0 = per epoch only)")
     train.add_argument("--no-save", action="store_true", help="do not write a run directory")
     _add_runs_parser(sub)
+    opener = sub.add_parser(
+        "open", help="open a saved model (.keras, or a scratch .npz): evaluate it, then browse its predictions",
+        description="Load a saved model in safe mode (no code from the file runs), evaluate it on the test set "
+                    "and open the app on it: viewer, confusion matrix and draw-a-digit, no training needed.",
+    )
+    opener.add_argument("model_path", metavar="PATH", help="a model.keras or model.npz (e.g. from a run directory)")
+    _add_config_flags(opener, with_model_default=False)
+    server = sub.add_parser(
+        "serve", help="serve the app in a browser tab (textual-serve)",
+        description="Serve mnist-tui to a browser through textual-serve. Binds to 127.0.0.1 unless told "
+                    "otherwise: reach it from your laptop through an SSH tunnel.",
+    )
+    server.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    server.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     return parser
 
 
@@ -177,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"{flag_for(err.field)}: {err.reason}", EXIT_USAGE)
     if args.command == "train":
         return run_train(args, cfg)
+    if args.command == "serve":
+        return run_serve(args, argv)
     return run_app(args, cfg)
 
 
@@ -187,9 +204,42 @@ def run_app(args: argparse.Namespace, cfg: TrainConfig) -> int:
     from mnist_tui.app import make_app
     from mnist_tui.runs.rundir import default_runs_dir
 
-    app = make_app(cfg, runs_dir=args.runs_dir or default_runs_dir())
+    open_model = getattr(args, "model_path", None)
+    if open_model is not None:
+        problem = _model_path_problem(open_model)
+        if problem:
+            return _fail(problem, EXIT_ERROR)
+    app = make_app(cfg, runs_dir=args.runs_dir or default_runs_dir(), open_model=open_model)
     app.run()
     return int(app.return_code or 0)
+
+
+def _model_path_problem(path: str) -> str:
+    """Cheap checks before the full-screen app starts, so a typo is a one-line error in the shell."""
+    from pathlib import Path
+
+    p = Path(path).expanduser()
+    if not p.exists():
+        return f"{p}: no such file"
+    if p.is_dir():
+        return f"{p}: is a directory, not a model file (.keras or .npz)"
+    if p.suffix not in (".keras", ".npz"):
+        return f"{p}: not a model file (expected .keras or .npz)"
+    return ""
+
+
+def run_serve(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    """Every browser tab gets its own app process, started with the flags given before ``serve``."""
+    from mnist_tui.serve import describe, make_server
+
+    raw = list(sys.argv[1:] if argv is None else argv)
+    app_args = raw[: raw.index("serve")] if "serve" in raw else []
+    if not 0 < args.port < 65536:
+        return _fail(f"--port: must be 1-65535, got {args.port}", EXIT_USAGE)
+    server = make_server(args.host, args.port, app_args)
+    print(describe(args.host, args.port), flush=True)
+    server.serve()
+    return EXIT_OK
 
 
 def run_runs(args: argparse.Namespace) -> int:

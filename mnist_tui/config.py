@@ -44,6 +44,7 @@ class TrainConfig:
     limit: int | None = None
     val_split: float = 0.0
     seed: int = 0
+    jit: bool = False  # XLA-compile the train step: faster steps, but seconds of compiling first
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -131,6 +132,7 @@ FIELD_HELP: dict[str, str] = {
     "limit": "train on only the first N training images",
     "val_split": "hold out this fraction of train for validation (0 = validate on the test set)",
     "seed": "random seed for weights and shuffling",
+    "jit": "XLA-compile the Keras train step (on/off): faster per step after a compile of several seconds",
 }
 
 
@@ -184,6 +186,8 @@ def validate(cfg: TrainConfig) -> None:
         _check_int("limit", cfg.limit, 1, 100_000_000)
     _check_float("val_split", cfg.val_split, 0.0, 1.0, low_open=False, high_open=True)
     _check_int("seed", cfg.seed, 0, 2**32 - 1)
+    if not isinstance(cfg.jit, bool):
+        raise ConfigError("jit", f"must be on or off, got {cfg.jit!r}")
     if cfg.preset == "scratch":
         if cfg.optimizer != "sgd":
             raise ConfigError("optimizer", "the scratch network trains with sgd only")
@@ -191,6 +195,8 @@ def validate(cfg: TrainConfig) -> None:
             raise ConfigError("activation", "the scratch network supports sigmoid and relu")
         if cfg.dropout:
             raise ConfigError("dropout", "the scratch network has no dropout")
+        if cfg.jit:
+            raise ConfigError("jit", "the scratch network is plain NumPy: XLA applies to the Keras presets")
     if cfg.data_path is not None and not str(cfg.data_path).strip():
         raise ConfigError("data_path", "is empty")
 
@@ -238,6 +244,12 @@ def parse_field(name: str, text: Any) -> Any:
             raise ConfigError(name, f"must be a number, got {raw!r}") from None
     if name == "data_path":
         return raw or None
+    if name == "jit":
+        flag = {"on": True, "true": True, "yes": True, "1": True, "off": False, "false": False, "no": False,
+                "0": False}.get(raw.lower())
+        if flag is None:
+            raise ConfigError(name, f"must be on or off, got {raw!r}")
+        return flag
     if raw == "":
         raise ConfigError(name, "is empty")
     return raw.lower()

@@ -47,5 +47,5 @@ def build_model(cfg: TrainConfig) -> keras.Model:
         name=cfg.preset.replace("-", "_"),
     )
     loss = "categorical_crossentropy" if cfg.loss == "categorical" else "sparse_categorical_crossentropy"
-    model.compile(optimizer=make_optimizer(cfg), loss=loss, metrics=["accuracy"])
+    model.compile(optimizer=make_optimizer(cfg), loss=loss, metrics=["accuracy"], jit_compile=cfg.jit)
     return model

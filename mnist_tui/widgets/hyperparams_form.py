@@ -36,21 +36,24 @@ SELECTS: dict[str, tuple[str, ...]] = {
     "optimizer": OPTIMIZERS,
     "activation": ACTIVATIONS,
     "loss": LOSSES,
+    "jit": ("off", "on"),
 }
 INPUTS = ("learning_rate", "momentum", "epochs", "batch_size", "hidden_units", "dropout", "limit",
           "val_split", "seed", "data_path")
 ORDER = ("preset", "dataset", "data_path", "optimizer", "learning_rate", "momentum", "epochs", "batch_size",
-         "hidden_units", "activation", "dropout", "loss", "limit", "val_split", "seed")
+         "hidden_units", "activation", "dropout", "loss", "limit", "val_split", "seed", "jit")
 LABELS = {
     "preset": "Model", "dataset": "Dataset", "data_path": "Data path", "optimizer": "Optimizer",
     "learning_rate": "Learning rate", "momentum": "Momentum", "epochs": "Epochs", "batch_size": "Batch size",
     "hidden_units": "Hidden units", "activation": "Activation", "dropout": "Dropout", "loss": "Loss",
-    "limit": "Train limit", "val_split": "Val split", "seed": "Seed",
+    "limit": "Train limit", "val_split": "Val split", "seed": "Seed", "jit": "XLA (jit)",
 }
 
 
 def field_text(cfg: TrainConfig, name: str) -> str:
     value = getattr(cfg, name)
+    if isinstance(value, bool):
+        return "on" if value else "off"
     if value is None:
         return ""
     if isinstance(value, float):
@@ -77,7 +80,7 @@ class HyperparamsForm(VerticalScroll):
                 yield Label(LABELS[name], classes="field-label")
                 if name in SELECTS:
                     yield Select(
-                        [(v, v) for v in SELECTS[name]], value=getattr(self._initial, name), allow_blank=False,
+                        [(v, v) for v in SELECTS[name]], value=field_text(self._initial, name), allow_blank=False,
                         compact=True, id=f"field-{name}",
                     )
                 else:
@@ -148,9 +151,7 @@ class HyperparamsForm(VerticalScroll):
         try:
             for name in ORDER:
                 widget = self.query_one(f"#field-{name}")
-                if name in SELECTS:
-                    widget.value = getattr(cfg, name)  # type: ignore[attr-defined]
-                elif name != "data_path":
+                if name in SELECTS or name != "data_path":
                     widget.value = field_text(cfg, name)  # type: ignore[attr-defined]
         finally:
             self._filling = False

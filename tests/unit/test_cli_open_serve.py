@@ -1,0 +1,80 @@
+"""`mnist-tui open` and `mnist-tui serve`, and the --jit flag."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mnist_tui import cli
+from mnist_tui.serve import app_command, describe, make_server
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mnist_tui", *args], capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("missing.keras", "no such file"), ("notes.txt", "expected .keras or .npz"), (".", "is a directory"),
+])
+def test_open_with_a_bad_path_is_a_one_line_error_before_the_app_starts(tmp_path: Path, name: str,
+                                                                        message: str) -> None:
+    target = tmp_path / name
+    if name == "notes.txt":
+        target.write_text("hello")
+    proc = run_cli("open", str(target if name != "." else tmp_path))
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_serve_help_names_the_safe_default() -> None:
+    proc = run_cli("serve", "--help", timeout=20)
+    assert proc.returncode == 0 and "127.0.0.1" in proc.stdout
+
+
+def test_serve_builds_a_localhost_server_that_runs_this_app() -> None:
+    pytest.importorskip("textual_serve")
+    server = make_server("127.0.0.1", 8123, ["--runs-dir", "/tmp/x y"])
+    assert (server.host, server.port) == ("127.0.0.1", 8123)
+    assert server.command == app_command(["--runs-dir", "/tmp/x y"])
+    assert server.command.endswith("-m mnist_tui --runs-dir '/tmp/x y'")
+    assert "this machine only" in describe("127.0.0.1", 8123) and "ssh -L 8123" in describe("127.0.0.1", 8123)
+    assert "EVERY network interface" in describe("0.0.0.0", 8000)
+
+
+def test_serve_passes_flags_given_before_the_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("textual_serve")
+    seen = {}
+
+    class FakeServer:
+        def __init__(self, command: str, host: str, port: int, title: str) -> None:
+            seen.update(command=command, host=host, port=port)
+
+        def serve(self) -> None:
+            seen["served"] = True
+
+    import textual_serve.server
+
+    monkeypatch.setattr(textual_serve.server, "Server", FakeServer)
+    assert cli.main(["--model", "cnn", "serve", "--port", "9001"]) == 0
+    assert seen["served"] and seen["host"] == "127.0.0.1" and seen["port"] == 9001
+    assert seen["command"].endswith("-m mnist_tui --model cnn")
+    assert cli.main(["serve", "--port", "70000"]) == 2
+
+
+def test_jit_flag_parses_and_reaches_the_keras_model() -> None:
+    from mnist_tui.models.keras_models import build_model
+
+    args = cli.build_parser().parse_args(["train", "--jit", "on", "--model", "mlp"])
+    cfg = cli.config_from_args(args)
+    assert cfg.jit is True
+    model = build_model(cfg)
+    assert model.jit_compile is True
+    proc = run_cli("train", "--jit", "maybe", timeout=20)
+    assert proc.returncode == 2 and "--jit: must be on or off" in proc.stderr
+    proc = run_cli("train", "--model", "scratch", "--jit", "on", timeout=20)
+    assert proc.returncode == 2 and "plain NumPy" in proc.stderr
