@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -24,8 +25,12 @@ from textual.worker import Worker, WorkerState
 from mnist_tui.config import TrainConfig, preset_config
 from mnist_tui.errors import MnistTuiError
 from mnist_tui.messages import ConfigChanged, EngineEvent, EventBridge, TrainingProgress
-from mnist_tui.runs.rundir import RunStoreError
+from mnist_tui.runs.rundir import RunStoreError, default_runs_dir
 from mnist_tui.screens.confirm import ConfirmScreen
+from mnist_tui.screens.draw import DrawView
+from mnist_tui.screens.explore import ExploreView
+from mnist_tui.screens.inspect import InspectView
+from mnist_tui.screens.runs import RunsView
 from mnist_tui.screens.setup import SetupView
 from mnist_tui.screens.train import TrainView
 from mnist_tui.screens.viewer import ViewerView
@@ -42,6 +47,8 @@ from mnist_tui.training.events import (
     RunFinished,
 )
 from mnist_tui.training.history import RunHistory
+from mnist_tui.training.trainer import confusion_matrix
+from mnist_tui.widgets.confusion_grid import ConfusionGrid
 from mnist_tui.widgets.epoch_chart import EpochChart
 from mnist_tui.widgets.hyperparams_form import HyperparamsForm
 from mnist_tui.widgets.metric_chart import MARKERS, BatchChart
@@ -80,6 +87,10 @@ class MnistApp(App[int]):
         Binding("e", "show_tab('setup')", "Setup", id="view.setup"),
         Binding("t", "show_tab('train')", "Charts", id="view.train"),
         Binding("v", "show_tab('viewer')", "Viewer", id="view.viewer"),
+        Binding("i", "show_tab('inspect')", "Inspect", id="view.inspect"),
+        Binding("u", "show_tab('runs')", "Runs", id="view.runs"),
+        Binding("d", "show_tab('draw')", "Draw", id="view.draw"),
+        Binding("l", "show_tab('explore')", "Explore", id="view.explore"),
         Binding("c", "cycle_marker", "Marker", id="chart.marker"),
         Binding("q", "request_quit", "Quit", id="app.quit"),
         Binding("question_mark", "toggle_help", "Help", id="app.help"),
@@ -118,6 +129,14 @@ class MnistApp(App[int]):
                 yield TrainView(id="train-view")
             with TabPane("Viewer", id="viewer"):
                 yield ViewerView(self.history, seed=self.seed, id="viewer-view")
+            with TabPane("Inspect", id="inspect"):
+                yield InspectView(id="inspect-view")
+            with TabPane("Runs", id="runs"):
+                yield RunsView(self.runs_dir or default_runs_dir(), id="runs-view")
+            with TabPane("Draw", id="draw"):
+                yield DrawView(id="draw-view")
+            with TabPane("Explore", id="explore"):
+                yield ExploreView(id="explore-view")
         yield Footer()
         yield Static("", id="too-small")
 
@@ -130,6 +149,11 @@ class MnistApp(App[int]):
         self.status_line = self.query_one(TrainStatus)
         self.viewer = self.query_one(ViewerView)
         self.form = self.query_one(HyperparamsForm)
+        self.runs_view = self.query_one(RunsView)
+        self.inspect_view = self.query_one(InspectView)
+        self.draw_view = self.query_one(DrawView)
+        self.explore_view = self.query_one(ExploreView)
+        self.inspect_view.clear("No predictions yet: they arrive at the end of each epoch, or open a saved model.")
         self.loss_chart.set_series(self.history.batch_loss)
         self.acc_chart.set_series(self.history.batch_accuracy)
         self.query_one("#field-preset", Select).focus()  # a newcomer's first move: pick a model
@@ -230,6 +254,7 @@ class MnistApp(App[int]):
         for chart in self.epoch_charts:
             chart.set_epochs([])
         self.viewer.sync()
+        self.inspect_view.clear("No predictions yet: the matrix fills at the end of the first epoch.")
         self.action_show_tab("train")
         self.worker = self._train(cfg, self.control, bridge, self.runs_dir if save else None)
         self._refresh_status()
@@ -260,6 +285,11 @@ class MnistApp(App[int]):
     def _focus_for(self, tab: str) -> None:
         if tab == "viewer":
             self.viewer.focus()
+        elif tab == "runs":
+            self.runs_view.refresh_runs()
+            self.runs_view.table.focus()
+        elif tab in ("inspect", "draw", "explore"):
+            {"inspect": self.inspect_view, "draw": self.draw_view, "explore": self.explore_view}[tab].focus()
         elif tab == "train":
             self.query_one("#tabs Tabs").focus()  # TabActivated redraws the charts
         elif tab == "setup" and not isinstance(self.focused, (Input, Select)):
@@ -331,10 +361,36 @@ class MnistApp(App[int]):
                             lambda: self.action_show_tab("train"))
         yield SystemCommand("Show digit viewer", "Test digits and predictions (v)",
                             lambda: self.action_show_tab("viewer"))
+        yield SystemCommand("Show confusion matrix", "Per-class accuracy; Enter opens those digits (i)",
+                            lambda: self.action_show_tab("inspect"))
+        yield SystemCommand("Draw a digit", "Classify your own drawing with the current model (d)",
+                            lambda: self.action_show_tab("draw"))
+        yield SystemCommand("Explore the concepts", "Dataset, activations, batches (l)",
+                            lambda: self.action_show_tab("explore"))
+        yield SystemCommand("Show runs", "Every saved run: compare, export, delete, load (u)",
+                            lambda: self.action_show_tab("runs"))
         yield SystemCommand("Cycle chart marker", "braille / hd / dot (c)", self.action_cycle_marker)
         for name in ("mlp", "mlp-small", "cnn", "scratch"):
             yield SystemCommand(f"Preset: {name}", f"Fill the form with the {name} recipe",
                                 lambda n=name: self._pick_preset(n))
+
+    @on(ConfusionGrid.CellSelected)
+    def _drill_down(self, message: ConfusionGrid.CellSelected) -> None:
+        """Enter on a matrix cell: the viewer, showing exactly those test digits."""
+        nav = self.viewer.nav
+        if nav is None or not nav.filter_pair(message.true_cls, message.pred_cls):
+            self.notify(f"No test digits with true {message.true_cls} predicted as {message.pred_cls}.",
+                        severity="warning", timeout=3)
+            return
+        self.action_show_tab("viewer")
+        self.viewer.redraw()
+
+    @on(RunsView.LoadModel)
+    def _load_model_from_runs(self, message: RunsView.LoadModel) -> None:
+        if self.running:
+            self.notify("Stop the current run (x) before loading a model.", severity="warning")
+            return
+        self._start_open(message.path)
 
     def _pick_preset(self, name: str) -> None:
         self.form.fill(preset_config(name))
@@ -365,6 +421,18 @@ class MnistApp(App[int]):
         event = message.event
         if isinstance(event, ModelReady):
             self.predictor = event
+            names = self.history.data.class_names if self.history.data else tuple(str(i) for i in range(10))
+            self.draw_view.set_predictor(event.predict, names, event.label)
+        elif isinstance(event, DataReady):
+            x_train = event.x_train if event.x_train is not None else event.x_test
+            y_train = event.y_train if event.y_train is not None else event.y_test
+            self.explore_view.set_data(x_train, y_train, event.x_test, event.y_test, event.class_names,
+                                       n_train=event.n_train or None)
+        elif isinstance(event, Predictions) and self.history.data is not None:
+            data = self.history.data
+            matrix = confusion_matrix(data.y_test.astype(np.int64), event.probabilities.argmax(axis=1))
+            what = f"after epoch {event.epoch} (training continues)" if event.epoch else "loaded model, test set"
+            self.inspect_view.show(matrix, data.class_names, what)
         if isinstance(event, (DataReady, Predictions)):
             self.viewer.sync()
         elif isinstance(event, EpochEnd):
@@ -372,6 +440,12 @@ class MnistApp(App[int]):
         elif isinstance(event, RunFinished):
             self._redraw_charts(force=True)
             self.viewer.sync()
+            self.runs_view.refresh_runs()
+            if event.confusion and self.history.data is not None and sum(map(sum, event.confusion)):
+                title = f"test set, final ({event.status}, {event.epochs_completed} epochs)"
+                if event.epochs_completed == 0 and event.status == DONE:
+                    title = "loaded model, test set"
+                self.inspect_view.show(np.array(event.confusion), self.history.data.class_names, title)
             self._announce(event)
         elif isinstance(event, PhaseChanged) and event.phase == FAILED and event.detail:
             pass  # the worker's error handler notifies once

@@ -76,3 +76,9 @@ def real_data_dir() -> Path:
     if SHARED_DATA.is_dir():
         return SHARED_DATA
     pytest.skip("real MNIST data not available (set MNIST_TUI_DATA)")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never read or write the real user's run store (~/.local/share/mnist-tui)."""
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("xdg-data"))

@@ -9,6 +9,7 @@ exports run in a thread so a 100k-row run never freezes the UI.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
@@ -91,7 +93,14 @@ class RunsView(Vertical):
         Binding("E", "export('csv')", "CSV", id="runs.export_csv"),
         Binding("J", "export('json')", "JSON", id="runs.export_json"),
         Binding("f5,R", "refresh_runs", "Refresh", id="runs.refresh"),
+        Binding("L", "load_model", "Load model", id="runs.load_model"),
     ]
+
+    @dataclass
+    class LoadModel(Message):
+        """Open this run's saved model in the viewer, confusion matrix and draw canvas."""
+
+        path: Path
 
     def __init__(self, runs_dir: str | os.PathLike[str], *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -230,6 +239,13 @@ class RunsView(Vertical):
             ids = [self.cursor_run.id]
         self.overlaid = ids
         self._update_chart()
+
+    def action_load_model(self) -> None:
+        run = self.cursor_run
+        if run is None or run.model_file is None or not Path(run.model_file).exists():
+            self.app.notify("This run has no saved model.", severity="warning", timeout=3)
+            return
+        self.post_message(self.LoadModel(Path(run.model_file)))
 
     def action_toggle_metric(self) -> None:
         chart = self.chart

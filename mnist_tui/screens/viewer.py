@@ -85,6 +85,9 @@ class ViewerView(Vertical, can_focus=True):
         line.append(f"#{i}", style="bold")
         line.append(f"  true {names[true]}")
         filt = "all classes" if nav.class_filter is None else f"only {names[nav.class_filter]}"
+        if getattr(nav, "pred_filter", None) is not None:
+            true_part = "all" if nav.class_filter is None else f"{names[nav.class_filter]}s"
+            filt = f"only {true_part} predicted as {names[nav.pred_filter]}"
         if p is not None:
             pred = int(np.argmax(p))
             ok = pred == true

@@ -44,7 +44,7 @@ def evaluate_saved(path: str | os.PathLike[str], cfg: TrainConfig, emit: Emit) -
         raise
     emit(DataReady(n_train=len(ds.x_train), n_val=0, n_test=len(ds.x_test), steps_per_epoch=0, epochs=0,
                    batch_size=0, class_names=ds.class_names, source=ds.source, validation="test set",
-                   x_test=ds.x_test, y_test=ds.y_test))
+                   x_test=ds.x_test, y_test=ds.y_test, x_train=ds.x_train, y_train=ds.y_train))
 
     def progress(done: int, total: int) -> None:
         emit(PhaseChanged(EVALUATING, f"{model.name}: {done:,}/{total:,} test images ({done / total:.0%})"))

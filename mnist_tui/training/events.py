@@ -44,6 +44,8 @@ class DataReady:
     validation: str
     x_test: np.ndarray = field(repr=False)  # uint8 (n_test, 28, 28)
     y_test: np.ndarray = field(repr=False)  # uint8 (n_test,)
+    x_train: np.ndarray | None = field(default=None, repr=False)  # uint8, after --limit (for the explorer)
+    y_train: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

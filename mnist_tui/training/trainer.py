@@ -154,7 +154,7 @@ def train(
     out(DataReady(
         n_train=n_train, n_val=len(data.x_val), n_test=len(data.x_test), steps_per_epoch=steps,
         epochs=cfg.epochs, batch_size=cfg.batch_size, class_names=ds.class_names, source=ds.source,
-        validation=cfg.validation_label, x_test=ds.x_test, y_test=ds.y_test,
+        validation=cfg.validation_label, x_test=ds.x_test, y_test=ds.y_test, x_train=ds.x_train, y_train=ds.y_train,
     ))
     try:
         loop = _ScratchLoop if cfg.preset == "scratch" else _KerasLoop

@@ -1,0 +1,188 @@
+"""Draw a digit: a canvas, the MNIST-style model input made from it, and the model's softmax.
+
+Every stroke is pre-processed the way MNIST digits were made (``mnist_preprocess``) and,
+when the app has given us a predictor, classified at once. The layout is three columns
+(canvas 30, model input 28, bars the rest) so it fits 80×24 and simply grows wider bars
+on bigger terminals.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import numpy as np
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
+
+from mnist_tui.render.digits import digit_text
+from mnist_tui.render.preprocess import centre_of_mass, mnist_preprocess
+from mnist_tui.widgets.draw_canvas import DEFAULT_RADIUS, DrawCanvas
+from mnist_tui.widgets.prob_histogram import ProbHistogram
+
+Predictor = Callable[[np.ndarray], np.ndarray]  # uint8 (N, 28, 28) -> softmax (N, n_classes)
+DIGITS = tuple(str(i) for i in range(10))
+NO_MODEL = "no model yet: train one (s) or open a saved model"
+HELP = (
+    "arrows move · space paint\n"
+    "shift+arrows draw · ⌫ erase\n"
+    "c clear · +/- brush ({radius})\n"
+    "mouse: drag draws, right erases"
+)
+
+
+class DrawView(Horizontal):
+    """The "draw a digit" view; the app hands it a predictor with ``set_predictor``."""
+
+    DEFAULT_CSS = """
+    DrawView {
+        height: 1fr;
+    }
+    DrawView #draw-left {
+        width: 31;
+        height: 100%;
+    }
+    DrawView #draw-help {
+        height: 4;
+        color: $text-muted;
+    }
+    DrawView #draw-middle {
+        width: 28;
+        height: 100%;
+    }
+    DrawView #draw-preview-title {
+        height: 1;
+        margin-top: 1;
+        color: $text-muted;
+    }
+    DrawView #draw-preview {
+        width: 28;
+        height: 14;
+    }
+    DrawView #draw-status {
+        height: 3;
+    }
+    DrawView #draw-right {
+        width: 1fr;
+        height: 100%;
+    }
+    DrawView ProbHistogram {
+        width: 1fr;
+        height: 12;
+        padding: 1 0 0 0;
+        text-wrap: nowrap;  /* at 80 columns a wrapped "◂ predicted" would push 9 out */
+        text-overflow: clip;
+    }
+    """
+
+    def __init__(
+        self,
+        predict: Predictor | None = None,
+        class_names: tuple[str, ...] = DIGITS,
+        *,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self.predict = predict
+        self.class_names = tuple(class_names)
+        self.model_label = "" if predict is None else "model"
+        self.processed = np.zeros((28, 28), dtype=np.uint8)
+        self.probs: np.ndarray | None = None
+        self.error = ""
+        self.mode = "ascii" if os.environ.get("NO_COLOR") else "halfblock"
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="draw-left"):
+            yield DrawCanvas(id="draw-canvas")
+            yield Static(HELP.format(radius=DEFAULT_RADIUS), id="draw-help")
+        with Vertical(id="draw-middle"):
+            yield Static("model input (MNIST-style)", id="draw-preview-title")
+            yield Static(id="draw-preview")
+            yield Static(id="draw-status")
+        with Vertical(id="draw-right"):
+            yield ProbHistogram(id="draw-bars")
+
+    def on_mount(self) -> None:
+        # app.tcss styles every ProbHistogram (padding-left 1), and user CSS beats
+        # DEFAULT_CSS; inline styles beat both, and at 80 columns every cell counts.
+        self.query_one("#draw-bars", ProbHistogram).styles.padding = (1, 0, 0, 0)
+        self._show()
+
+    @property
+    def canvas(self) -> DrawCanvas:
+        return self.query_one("#draw-canvas", DrawCanvas)
+
+    def focus(self, scroll_visible: bool = True) -> DrawView:
+        """Focusing the view focuses the canvas, whose keys are the view's keys."""
+        self.canvas.focus(scroll_visible)
+        return self
+
+    # -- model
+    def set_predictor(self, predict: Predictor | None, class_names: tuple[str, ...] | None = None,
+                      label: str = "") -> None:
+        """Use ``predict`` from now on (None: no model) and re-classify the current drawing."""
+        self.predict = predict
+        if class_names is not None:
+            self.class_names = tuple(class_names)
+        self.model_label = label or ("" if predict is None else "model")
+        self.classify()
+        self._show()
+
+    def classify(self) -> None:
+        """Run the predictor on the processed drawing; an empty drawing is not classified."""
+        self.probs, self.error = None, ""
+        if self.predict is None or not self.processed.any():
+            return
+        try:
+            probs = np.asarray(self.predict(self.processed[None]), dtype=np.float64)
+            self.probs = probs.reshape(-1, probs.shape[-1])[0]
+        except Exception as err:  # a broken model must not take the app down
+            self.error = f"{type(err).__name__}: {err}".strip().splitlines()[0]
+
+    # -- events
+    @on(DrawCanvas.Changed)
+    def _drawing_changed(self, message: DrawCanvas.Changed) -> None:
+        message.stop()
+        self.processed = mnist_preprocess(message.image)
+        self.classify()
+        self._show()
+
+    @on(DrawCanvas.BrushChanged)
+    def _brush_changed(self, message: DrawCanvas.BrushChanged) -> None:
+        message.stop()
+        self.query_one("#draw-help", Static).update(HELP.format(radius=message.radius), layout=False)
+
+    # -- drawing
+    def _show(self) -> None:
+        # Fixed sizes, so no layout pass per stroke (that is most of a repaint's cost).
+        self.query_one("#draw-preview", Static).update(digit_text(self.processed, self.mode), layout=False)
+        probs = self.probs
+        names = self.class_names
+        if probs is not None and len(probs) != len(names):
+            names = tuple(str(i) for i in range(len(probs)))
+        self.query_one("#draw-bars", ProbHistogram).show(probs, None, names)
+        self.query_one("#draw-status", Static).update(self._status(names), layout=False)
+
+    def _status(self, names: tuple[str, ...]) -> Text:
+        line = Text()
+        empty = not self.processed.any()
+        if self.predict is None:
+            line.append(NO_MODEL, style="dim")
+        elif self.error:
+            line.append(f"model failed: {self.error}", style="bold red")
+        elif empty or self.probs is None:
+            line.append("draw a digit to classify it", style="dim")
+        else:
+            k = int(np.argmax(self.probs))
+            line.append("predicted ")
+            line.append(names[k], style="bold red")
+            line.append(f" ({100 * self.probs[k]:.0f} %)")
+        if self.model_label:
+            line.append(f"\n{self.model_label}", style="dim")
+        if not empty:
+            cy, cx = centre_of_mass(self.processed)
+            line.append(f"\ncentre of mass {cy:.1f}, {cx:.1f}", style="dim")
+        return line

@@ -1,0 +1,374 @@
+"""Explore view: the tutorials' concepts, live — the dataset, the activation functions, batches.
+
+Every number comes from ``mnist_tui.render.explore`` (pure, unit-tested); this module only
+lays them out. Sections are tabs, also reachable with 1/2/3 whenever the view has focus.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Input, Label, Static, TabbedContent, TabPane
+
+from mnist_tui.render.explore import (
+    ACTIVATION_RANGES,
+    activation_curves,
+    count_ticks,
+    dataset_facts,
+    digits_row_text,
+    format_vector,
+    one_hot_text,
+    sample_grid,
+    softmax_naive,
+    softmax_stable,
+    steps_per_epoch,
+)
+from mnist_tui.widgets.cached_plot import CachedPlot
+from mnist_tui.widgets.digit_art import art_mode
+
+NO_DATA = "No data yet: start a run (s) and the dataset it loads appears here."
+SECTIONS = ("explore-dataset", "explore-activations", "explore-batches")
+LARGE_Z = np.array([1000.0, 1001.0, 1002.0])
+SMALL_Z = np.array([1.0, 2.0, 3.0])
+DEFAULT_BATCH = 32
+NARROW = 100
+SAMPLE_W = 14  # a 2×-downsampled digit in half blocks: 14 cells wide, 7 rows tall
+
+
+class LabelChart(CachedPlot):
+    """How many training images each class has: a plotext bar chart, one bar per class."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.counts: np.ndarray | None = None
+        self.class_names: tuple[str, ...] = ()
+        self.bars = 0
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.redraw()
+
+    def set_counts(self, counts: np.ndarray | None, class_names: tuple[str, ...]) -> None:
+        self.counts = None if counts is None else np.asarray(counts)
+        self.class_names = tuple(class_names)
+        self.redraw()
+
+    def redraw(self) -> None:
+        plt = self.plt
+        plt.clear_data()
+        self.bars = 0
+        if self.counts is None:
+            plt.title("training labels per class (no data yet)")
+        else:
+            labels = [str(k) for k in range(len(self.counts))]  # names would collide in 5 cells
+            plt.bar(labels, [int(c) for c in self.counts], color="cyan", width=0.6)
+            self.bars = len(labels)
+            plt.yticks(count_ticks(int(self.counts.max())))
+            total = int(self.counts.sum())
+            plt.title(f"training labels per class ({total} images; min {int(self.counts.min())}, "
+                      f"max {int(self.counts.max())})")
+        self.changed()
+
+
+class ActivationChart(CachedPlot):
+    """relu, sigmoid and tanh over [-r, r]; `[`/`]` change r to show saturation vs growth."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.range_index = ACTIVATION_RANGES.index(5.0)
+        self.marker = "braille"
+
+    @property
+    def x_range(self) -> tuple[float, float]:
+        r = ACTIVATION_RANGES[self.range_index]
+        return (-r, r)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.redraw()
+
+    def step_range(self, direction: int) -> bool:
+        """Narrow (-1) or widen (+1); False at either end."""
+        i = self.range_index + direction
+        if not 0 <= i < len(ACTIVATION_RANGES):
+            return False
+        self.range_index = i
+        self.redraw()
+        return True
+
+    def redraw(self) -> None:
+        plt = self.plt
+        plt.clear_data()
+        lo, hi = self.x_range
+        xs = np.linspace(lo, hi, 201)
+        curves = activation_curves(xs)
+        for name, color in (("relu", "orange"), ("sigmoid", "cyan"), ("tanh", "magenta")):
+            plt.plot(xs.tolist(), curves[name].tolist(), marker=self.marker, color=color, label=name)
+        plt.xlim(lo, hi)
+        plt.ylim(-1.1, max(1.1, hi * 1.02))
+        # Whole-number ticks, and always -1 and 0: where tanh and sigmoid/relu level off.
+        plt.yticks([-1, 0, 1] if hi <= 1.5 else sorted({-1, 0, *count_ticks(int(hi), 4)}))
+        plt.title(f"activations on x ∈ [{lo:g}, {hi:g}]   ([ narrow · ] widen)")
+        self.changed()
+
+
+class SampleDigits(Widget):
+    """One sample digit per class, small (2× downsampled), five to a row."""
+
+    DEFAULT_CSS = """
+    SampleDigits { height: auto; width: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.x: np.ndarray | None = None
+        self.y: np.ndarray | None = None
+        self.class_names: tuple[str, ...] = ()
+        self.start = 0
+        self.indices: np.ndarray | None = None
+        self.mode = art_mode()
+
+    def set_data(self, x: np.ndarray | None, y: np.ndarray | None, class_names: tuple[str, ...]) -> None:
+        self.x, self.y, self.class_names = x, y, tuple(class_names)
+        self.start = 0
+        self._pick()
+
+    def next_samples(self) -> None:
+        self.start += 1
+        self._pick()
+
+    def _pick(self) -> None:
+        if self.x is None or self.y is None:
+            self.indices = None
+        else:
+            self.indices = sample_grid(self.x, self.y, per_class=1, num_classes=len(self.class_names),
+                                       start=self.start)[:, 0]
+        self.refresh(layout=True)
+
+    def per_row(self, width: int) -> int:
+        n = len(self.class_names) or 10
+        fit = max(1, (width + 1) // (SAMPLE_W + 1))
+        return n if fit >= n else min(fit, 5)
+
+    def get_content_height(self, container: Any, viewport: Any, width: int) -> int:
+        if self.indices is None:
+            return 1
+        rows = math.ceil(len(self.indices) / self.per_row(width))
+        return 1 + rows * 8
+
+    def render(self) -> Text:
+        if self.indices is None or self.x is None:
+            return Text(NO_DATA, style="dim")
+        text = Text(no_wrap=True, overflow="crop")
+        text.append(f"a training digit of each class (sample {self.start + 1}; n: next)", style="dim")
+        per_row = self.per_row(self.size.width)
+        for first in range(0, len(self.indices), per_row):
+            chunk = [k for k in range(first, min(first + per_row, len(self.indices))) if self.indices[k] >= 0]
+            text.append("\n")
+            text.append_text(digits_row_text([self.x[self.indices[k]] for k in chunk],
+                                             [f"{k} {self.class_names[k]}"[:SAMPLE_W]
+                                              if self.class_names[k] != str(k) else str(k) for k in chunk],
+                                             self.mode))
+        return text
+
+
+def facts_text(facts: dict[str, Any]) -> Text:
+    """The arrays' shapes and dtypes and the pixel range before and after /255."""
+    text = Text(no_wrap=True, overflow="crop")
+    text.append("array    shape            dtype\n", style="dim")
+    for name, (shape, dtype) in facts["arrays"].items():
+        text.append(f"{name:<8} {shape!s:<16} {dtype}\n")
+    text.append("\npixels   ", style="dim")
+    text.append(f"{facts['raw_min']} … {facts['raw_max']}  ({facts['raw_dtype']})\n")
+    text.append("  / 255  ", style="dim")
+    text.append(f"{facts['norm_min']:.1f} … {facts['norm_max']:.1f}  ({facts['norm_dtype']})")
+    return text
+
+
+def softmax_text() -> Text:
+    """Why the max is subtracted: the naive formula turns large logits into nan."""
+    naive = softmax_naive(LARGE_Z)
+    stable = softmax_stable(LARGE_Z)
+    with np.errstate(over="ignore"):
+        exp_large = np.exp(LARGE_Z)
+    text = Text()
+    text.append("softmax(z) = exp(z) / Σ exp(z)", style="bold")
+    text.append(f" on large logits z = {format_vector(LARGE_Z, 0)}\n")
+    text.append("naive   ", style="bold")
+    text.append(f"exp(z) = {format_vector(exp_large, 0)} → ")
+    text.append(format_vector(naive), style="bold red")
+    text.append("   (e^1000 overflows float64)", style="dim")
+    text.append("\nstable  ", style="bold")
+    text.append(f"exp(z − max z) = exp({format_vector(LARGE_Z - LARGE_Z.max(), 0)}) → ")
+    text.append(format_vector(stable), style="bold green")
+    text.append(f"  Σ = {stable.sum():.3f}\n")
+    text.append(f"small z = {format_vector(SMALL_Z, 0)}: naive {format_vector(softmax_naive(SMALL_Z))}"
+                f" = stable {format_vector(softmax_stable(SMALL_Z))}", style="dim")
+    return text
+
+
+class ExploreView(Vertical, can_focus=True):
+    """Keys work whenever the view (or anything in it) has focus."""
+
+    DEFAULT_CSS = """
+    ExploreView { height: 1fr; }
+    ExploreView:focus { background-tint: $foreground 3%; }
+    ExploreView > TabbedContent { height: 1fr; }
+    ExploreView TabPane { padding: 0 1; }
+    ExploreView #explore-dataset-scroll { height: 1fr; scrollbar-size-vertical: 1; }
+    ExploreView #explore-dataset-top { height: 12; }
+    ExploreView.-narrow #explore-dataset-top { layout: vertical; height: auto; }
+    ExploreView.-narrow #explore-facts-box { width: 1fr; height: auto; }
+    ExploreView #explore-facts-box { width: 36; height: 12; }
+    ExploreView #explore-facts { height: auto; }
+    ExploreView #explore-onehot { height: auto; margin-top: 1; }
+    ExploreView LabelChart { width: 1fr; height: 12; }
+    ExploreView ActivationChart { height: 1fr; min-height: 8; }
+    ExploreView #explore-softmax { height: auto; margin-top: 1; }
+    ExploreView #explore-batch-row { height: 3; margin-top: 1; }
+    ExploreView #explore-batch-row Label { padding: 1 1 0 0; }
+    ExploreView #explore-batch-size { width: 14; }
+    ExploreView #explore-n, ExploreView #explore-steps { height: auto; }
+    ExploreView #explore-steps { margin-top: 1; }
+    """
+
+    BINDINGS = [
+        Binding("1", "section(0)", "Dataset", id="explore.dataset"),
+        Binding("2", "section(1)", "Activations", id="explore.activations"),
+        Binding("3", "section(2)", "Batches", id="explore.batches"),
+        Binding("left_square_bracket", "x_range(-1)", "Narrow x", id="explore.narrow"),
+        Binding("right_square_bracket", "x_range(1)", "Widen x", id="explore.widen"),
+        Binding("n", "next_samples", "Next samples", id="explore.samples"),
+        Binding("escape", "leave_field", "Leave field", id="explore.leave", show=False),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.n_train: int | None = None
+        self.facts: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(id="explore-tabs"):
+            with TabPane("1 Dataset", id=SECTIONS[0]), VerticalScroll(id="explore-dataset-scroll"):
+                with Horizontal(id="explore-dataset-top"):
+                    with Vertical(id="explore-facts-box"):
+                        yield Static(NO_DATA, id="explore-facts")
+                        yield Static("", id="explore-onehot")
+                    yield LabelChart(id="explore-labels")
+                yield SampleDigits(id="explore-samples")
+            with TabPane("2 Activations", id=SECTIONS[1]):
+                yield ActivationChart(id="explore-activation-chart")
+                yield Static(softmax_text(), id="explore-softmax")
+            with TabPane("3 Batches", id=SECTIONS[2]):
+                yield Static(NO_DATA, id="explore-n")
+                with Horizontal(id="explore-batch-row"):
+                    yield Label("batch size")
+                    yield Input(str(DEFAULT_BATCH), type="integer", id="explore-batch-size", select_on_focus=True)
+                yield Static("", id="explore-steps")
+
+    def on_mount(self) -> None:
+        self._update_steps()
+
+    def on_resize(self) -> None:
+        """Below 100 columns the label chart goes under the facts: plotext merges bars under ~5 cells each."""
+        self.set_class(self.size.width < NARROW, "-narrow")
+
+    # -- data
+    def set_data(self, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+                 class_names: tuple[str, ...], *, n_train: int | None = None) -> None:
+        """Called by the app once a dataset is loaded.
+
+        ``n_train`` overrides N in the Batches section: what a run really steps over after
+        ``--limit`` and the validation split (``DataReady.n_train``), not ``len(x_train)``.
+        """
+        names = tuple(class_names)
+        facts = dataset_facts(x_train, y_train, x_test, y_test, num_classes=len(names))
+        self.facts = facts
+        self.n_train = len(x_train) if n_train is None else int(n_train)
+        self.query_one("#explore-facts", Static).update(facts_text(facts))
+        label = int(y_train[0])
+        onehot = Text(f"y_train[0] = {names[label]}, in two forms:\n", style="dim")
+        onehot.append(one_hot_text(label, len(names)), style="")
+        self.query_one("#explore-onehot", Static).update(onehot)
+        self.query_one(LabelChart).set_counts(facts["train_counts"], names)
+        self.query_one(SampleDigits).set_data(x_train, y_train, names)
+        n = Text()
+        n.append(f"training images N = {self.n_train}", style="bold")
+        n.append("\nx_train.shape[0]; with a validation split, Keras steps over what remains", style="dim")
+        self.query_one("#explore-n", Static).update(n)
+        self._update_steps()
+
+    # -- batches
+    def set_batch_size(self, batch: int) -> None:
+        """Mirror the form's batch size (optional: the app may call this)."""
+        self.query_one("#explore-batch-size", Input).value = str(batch)
+
+    @on(Input.Changed, "#explore-batch-size")
+    def _batch_changed(self) -> None:
+        self._update_steps()
+
+    def steps_line(self) -> str:
+        value = self.query_one("#explore-batch-size", Input).value.strip()
+        try:
+            batch = int(value)
+        except ValueError:
+            batch = 0
+        if batch <= 0:
+            return "batch size must be a whole number ≥ 1"
+        if self.n_train is None:
+            return f"steps per epoch = ceil(N / {batch}) once a dataset is loaded"
+        n = self.n_train
+        steps = steps_per_epoch(n, batch)
+        line = f"steps per epoch = ceil({n} / {batch}) = {steps}"
+        if steps:
+            last = n - (steps - 1) * batch
+            line += f"\n{steps} weight updates per epoch; the last batch holds {last} image{'s' * (last != 1)}"
+            if last != batch:
+                line += f" (= {n} − {steps - 1} × {batch})"
+        return line
+
+    def _update_steps(self) -> None:
+        self.query_one("#explore-steps", Static).update(self.steps_line())
+
+    # -- actions
+    @property
+    def section(self) -> str:
+        """The id of the visible section ("" before the tabs exist: bindings are checked early)."""
+        tabs = self.query("#explore-tabs").results(TabbedContent)
+        return next((t.active for t in tabs), "")
+
+    def action_section(self, index: int) -> None:
+        self.query_one("#explore-tabs", TabbedContent).active = SECTIONS[index]
+        self.refresh_bindings()
+
+    @on(TabbedContent.TabActivated, "#explore-tabs")
+    def _section_shown(self, event: TabbedContent.TabActivated) -> None:
+        event.stop()  # the app's own tab handler must not see the inner tabs
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`[`/`]` only mean something on Activations, `n` only on Dataset: greyed elsewhere."""
+        if action == "x_range":
+            return True if self.section == SECTIONS[1] else None
+        if action == "next_samples":
+            return True if self.section == SECTIONS[0] and self.n_train is not None else None
+        return True
+
+    def action_x_range(self, direction: int) -> None:
+        chart = self.query_one(ActivationChart)
+        if not chart.step_range(direction):
+            self.app.notify("Narrowest range." if direction < 0 else "Widest range.", timeout=2)
+
+    def action_next_samples(self) -> None:
+        self.query_one(SampleDigits).next_samples()
+
+    def action_leave_field(self) -> None:
+        self.focus()
