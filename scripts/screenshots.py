@@ -35,6 +35,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
 from textual.widgets import Input, Select  # noqa: E402
 
 from mnist_tui.app import MnistApp, make_app  # noqa: E402
@@ -196,6 +197,47 @@ async def training_shots(shooter: Shooter, runs_dir: str) -> None:
         await pilot.resize_terminal(*SMALL)
         await settle(pilot, 0.1)
         shooter.shoot(app, "viewer-80x24.svg")
+        await pilot.resize_terminal(*BIG)
+        await settle(pilot, 0.1)
+
+        # Inspect: the confusion matrix, cursor on the most-confused cell, then its drill-down.
+        await pilot.press("i")
+        await settle(pilot)
+        grid = app.query_one("ConfusionGrid")
+        conf = np.array(fin.confusion)
+        np.fill_diagonal(conf, -1)
+        t_cls, p_cls = np.unravel_index(int(conf.argmax()), conf.shape)
+        while grid.cursor != (t_cls, p_cls):
+            row, col = grid.cursor
+            await pilot.press("down" if row < t_cls else "up" if row > t_cls else "right" if col < p_cls else "left")
+        await settle(pilot)
+        shooter.shoot(app, "inspect.svg")
+        await pilot.press("enter")
+        await settle(pilot)
+        shooter.shoot(app, "inspect-drilldown.svg")
+
+        # Draw: a real test digit drawn onto the canvas, classified by the model just trained.
+        await pilot.press("d")
+        await settle(pilot)
+        x_test = app.history.data.x_test
+        app.query_one("DrawView").canvas.set_image(x_test[0] / 255.0)
+        await settle(pilot, 0.2)
+        shooter.shoot(app, "draw.svg")
+
+        # Explore: the dataset facts and the activations.
+        await pilot.press("l")
+        await settle(pilot)
+        shooter.shoot(app, "explore.svg")
+        await pilot.press("2")
+        await settle(pilot, 0.2)
+        shooter.shoot(app, "explore-activations.svg")
+
+        # Runs: the run just trained, selected and overlaid.
+        await pilot.press("u")
+        await settle(pilot)
+        await pilot.press("space", "o")
+        await settle(pilot, 0.2)
+        shooter.shoot(app, "runs.svg")
 
 
 _TEXT = re.compile(r'<text ([^>]*?)x="([0-9.]+)" y="([0-9.]+)" textLength="([0-9.]+)"([^>]*)>([^<]*)</text>')
