@@ -211,7 +211,15 @@ def run_app(args: argparse.Namespace, cfg: TrainConfig) -> int:
             return _fail(problem, EXIT_ERROR)
     app = make_app(cfg, runs_dir=args.runs_dir or default_runs_dir(), open_model=open_model)
     app.run()
-    return int(app.return_code or 0)
+    code = int(app.return_code or 0)
+    if app.tf_state == "loading" or app.running:
+        # A TensorFlow import (or a trainer past its grace period) cannot be interrupted, and
+        # Python would wait for its thread before exiting: the user asked to quit, so go now.
+        # Every run file is written atomically, so nothing half-written is left behind.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def _model_path_problem(path: str) -> str:

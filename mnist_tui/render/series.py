@@ -13,14 +13,18 @@ import numpy as np
 
 
 class Series:
-    """An append-only float series backed by a growing NumPy array.
+    """An append-only float series with running sums, backed by growing NumPy arrays.
 
-    ``append`` is the hot path (called per batch from the training thread): one array
-    store and a counter bump. Readers take ``view()``, a consistent prefix.
+    ``append`` is the hot path (called per batch from the training thread): three array
+    stores and a counter bump. The running sums of the finite values make any bucket mean or
+    moving average a difference of two sums, so ``chart_points`` costs O(buckets), not
+    O(batches): a chart of a 100k-batch run redraws as fast as one of 1k.
     """
 
     def __init__(self, capacity: int = 1024) -> None:
         self._data = np.empty(capacity, dtype=np.float64)
+        self._csum = np.zeros(capacity + 1, dtype=np.float64)  # sum of finite values before i
+        self._ccount = np.zeros(capacity + 1, dtype=np.float64)  # how many finite values before i
         self._n = 0
 
     def __len__(self) -> int:
@@ -29,8 +33,14 @@ class Series:
     def append(self, value: float) -> None:
         n = self._n
         if n == len(self._data):
-            self._data = np.concatenate([self._data, np.empty_like(self._data)])
+            grow = len(self._data)
+            self._data = np.concatenate([self._data, np.empty(grow)])
+            self._csum = np.concatenate([self._csum, np.zeros(grow)])
+            self._ccount = np.concatenate([self._ccount, np.zeros(grow)])
         self._data[n] = value
+        finite = math.isfinite(value)
+        self._csum[n + 1] = self._csum[n] + (value if finite else 0.0)
+        self._ccount[n + 1] = self._ccount[n] + (1.0 if finite else 0.0)
         self._n = n + 1  # publish last, so readers never see an unwritten slot
 
     def view(self) -> np.ndarray:
@@ -39,6 +49,29 @@ class Series:
     @property
     def last(self) -> float:
         return float(self._data[self._n - 1]) if self._n else math.nan
+
+    def chart_points(self, buckets: int, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(x, bucket means, centred moving average over ``window`` batches at each x).
+
+        x is the 1-based batch index at each bucket's end; at most ``buckets`` points.
+        """
+        n = self._n
+        if n == 0 or buckets <= 0:
+            empty = np.empty(0)
+            return empty, empty, empty
+        csum, ccount = self._csum[: n + 1], self._ccount[: n + 1]
+        edges = np.unique(np.linspace(0, n, min(buckets, n) + 1).astype(np.int64))
+        starts, ends = edges[:-1], edges[1:]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            counts = ccount[ends] - ccount[starts]
+            means = np.where(counts > 0, (csum[ends] - csum[starts]) / np.maximum(counts, 1), np.nan)
+            centre = (starts + ends - 1) // 2
+            half = max(window, 1) // 2
+            lo = np.maximum(centre - half, 0)
+            hi = np.minimum(centre + half + 1, n)
+            wcount = ccount[hi] - ccount[lo]
+            smooth_line = np.where(wcount > 0, (csum[hi] - csum[lo]) / np.maximum(wcount, 1), np.nan)
+        return ends.astype(np.float64), means, smooth_line
 
 
 def smooth(values: np.ndarray, window: int) -> np.ndarray:

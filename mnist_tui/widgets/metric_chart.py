@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mnist_tui.render.series import Series, nice_ticks, reduce, smooth
+from mnist_tui.render.series import Series, nice_ticks
 from mnist_tui.widgets.cached_plot import CachedPlot
 
 MARKERS = ("braille", "hd", "dot")
@@ -44,11 +44,10 @@ class BatchChart(CachedPlot):
         n = len(self.series) if self.series is not None else 0
         self.points_plotted = 0
         if self.series is not None and n:
-            raw = self.series.view()
             buckets = max(10, 2 * max(self.size.width - 10, 10))
             scale = 100.0 if self.percent else 1.0
-            xs, ys = reduce(raw, buckets, "mean")
-            xe, ye = reduce(smooth(raw, max(5, n // 40)), buckets, "mean")
+            xs, ys, ye = self.series.chart_points(buckets, max(5, n // 40))
+            xe = xs
             plt.plot(xs.tolist(), (ys * scale).tolist(), marker=self.marker, color="gray")
             plt.plot(xe.tolist(), (ye * scale).tolist(), marker=self.marker,
                      color="cyan" if not self.percent else "green")

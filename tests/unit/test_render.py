@@ -161,3 +161,22 @@ def test_navigator_filter_pair_visits_exactly_one_confusion_cell() -> None:
     assert (nav.class_filter, nav.pred_filter) == (None, 9)
     assert nav.filter_class(None) and nav.pred_filter is None  # 'a' clears the pair filter too
     assert nav.position()[1] == len(labels)
+
+
+def test_chart_points_match_the_full_computation() -> None:
+    rng = np.random.default_rng(0)
+    values = 2.3 * np.exp(-np.arange(5000) / 800) + rng.normal(0, 0.1, 5000)
+    values[123] = np.nan
+    s = Series()
+    for v in values:
+        s.append(float(v))
+    xs, means, smooth_line = s.chart_points(100, 125)
+    rx, rmeans = reduce(values, 100, "mean")
+    assert np.array_equal(xs, rx) and np.allclose(means, rmeans, equal_nan=True)
+    centres = ((np.r_[0, xs[:-1]] + xs - 1) // 2).astype(int)
+    assert np.allclose(smooth_line, smooth(values, 125)[centres])
+    small = Series()
+    for v in (1.0, 2.0, 3.0):
+        small.append(v)
+    x3, m3, _ = small.chart_points(100, 5)
+    assert list(x3) == [1, 2, 3] and list(m3) == [1.0, 2.0, 3.0]
