@@ -146,14 +146,14 @@ async def setup_shots(shooter: Shooter, runs_dir: str) -> None:
 
 
 async def training_shots(shooter: Shooter, runs_dir: str) -> None:
-    cfg = preset_config("mlp").with_changes(limit=6000, epochs=3, seed=SEED)
+    cfg = preset_config("mlp").with_changes(limit=12000, epochs=4, seed=SEED)
     app = make_app(cfg, runs_dir=runs_dir, seed=SEED)
     async with app.run_test(size=BIG) as pilot:
         await settle(pilot)
         t0 = time.monotonic()
         await pilot.press("escape", "s")
         await settle(pilot)
-        if not app.running:
+        if not app.running and app.history.finished is None:
             raise ScreenshotError(f"pressing s did not start a run (phase {app.history.phase!r})")
         charts = list(app.query(BatchChart))
         deadline = time.monotonic() + TRAIN_TIMEOUT
