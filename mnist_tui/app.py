@@ -8,6 +8,7 @@ frame has painted.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 from collections.abc import Callable, Iterable
@@ -162,7 +163,9 @@ class MnistApp(App[int]):
         if self.open_model is not None:
             self.call_after_refresh(self._start_open, self.open_model)
         elif self.preload_tf:
-            self.call_after_refresh(self._preload_tensorflow)
+            # A moment after the first frame: the import holds the GIL for seconds, and the
+            # first paint must reach the terminal before it starts.
+            self.set_timer(0.3, self._preload_tensorflow)
         self._install_signal_handlers()
         self._check_size(self.size.width, self.size.height)
 
@@ -208,15 +211,37 @@ class MnistApp(App[int]):
         return evaluate_saved(path, cfg, bridge)
 
     # -- TensorFlow warm-up
-    @work(thread=True, exit_on_error=False, group="warmup", name="import tensorflow")
     def _preload_tensorflow(self) -> None:
-        """Import Keras while the user fills the form, so Start is quick."""
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        self.tf_state = "loading"
-        import keras  # noqa: F401
+        """Import Keras while the user fills the form, so Start is quick.
 
+        A plain daemon thread rather than a Textual worker: Textual waits for its workers on
+        exit, and an import cannot be interrupted, so quitting would hang until it finished.
+        """
+        import threading
+
+        self.tf_state = "loading"
+        threading.Thread(target=self._import_tensorflow, name="import tensorflow", daemon=True).start()
+
+    def _import_tensorflow(self) -> None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        try:
+            import keras  # noqa: F401
+        except Exception as err:
+            self.tf_state = "failed"
+            self._notify_from_thread(f"TensorFlow failed to load: {one_line(err)}")
+            return
         gc.freeze()  # keep full GC passes from rescanning TensorFlow's objects (~250 ms pauses)
         self.tf_state = "ready"
+        self._notify_from_thread("")
+
+    def _notify_from_thread(self, message: str) -> None:
+        def show() -> None:
+            if message:
+                self.notify(message, severity="error")
+            self._refresh_status()
+
+        with contextlib.suppress(RuntimeError):  # the app has already closed
+            self.call_from_thread(show)
 
     @property
     def running(self) -> bool:
@@ -461,12 +486,6 @@ class MnistApp(App[int]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
-        if worker.group == "warmup":
-            if event.state == WorkerState.ERROR:
-                self.tf_state = "failed"
-                self.notify(f"TensorFlow failed to load: {one_line(worker.error)}", severity="error")
-            self._refresh_status()
-            return
         if worker.group != "train":
             return
         if event.state == WorkerState.ERROR and worker.error is not None:

@@ -212,7 +212,7 @@ def run_app(args: argparse.Namespace, cfg: TrainConfig) -> int:
     app = make_app(cfg, runs_dir=args.runs_dir or default_runs_dir(), open_model=open_model)
     app.run()
     code = int(app.return_code or 0)
-    if app.tf_state == "loading" or app.running:
+    if (app.preload_tf and app.tf_state != "ready") or app.running:
         # A TensorFlow import (or a trainer past its grace period) cannot be interrupted, and
         # Python would wait for its thread before exiting: the user asked to quit, so go now.
         # Every run file is written atomically, so nothing half-written is left behind.
