@@ -1,0 +1,95 @@
+"""The real app in a real pseudo-terminal: colour depth follows TERM/COLORTERM, NO_COLOR means no colour."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import re
+import select
+import struct
+import subprocess
+import sys
+import termios
+import time
+
+import pytest
+
+TRUECOLOR = re.compile(rb"\x1b\[(?:38|48);2;")
+ANY_COLOR = re.compile(rb"\x1b\[(?:[0-9;]*;)?(?:3[0-7]|4[0-7]|9[0-7]|10[0-7]|38;[25];|48;[25];)")
+
+
+def first_screen(env_extra: dict[str, str], tmp_path) -> bytes:
+    """Start `mnist-tui` in a 110x34 pty, read until the setup form is drawn, then quit."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 34, 110, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLORTERM", "NO_COLOR", "TERM")}
+    env.update({"XDG_DATA_HOME": str(tmp_path), **env_extra})
+    proc = subprocess.Popen([sys.executable, "-m", "mnist_tui"], stdin=slave, stdout=slave, stderr=slave,
+                            env=env, close_fds=True)
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + 30
+    try:
+        while b"Hidden units" not in out and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    out += os.read(master, 1 << 16)
+                except OSError:
+                    break
+        time.sleep(0.3)  # the rest of the first frame
+        while select.select([master], [], [], 0.05)[0]:
+            try:
+                out += os.read(master, 1 << 16)
+            except OSError:
+                break
+        os.write(master, b"q")
+        # Quitting during the background TensorFlow import can leave the kernel tearing down a
+        # thread that is mid-way through loading TF's shared libraries for several seconds.
+        proc.wait(timeout=45)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    assert b"Hidden units" in out, out[-500:]
+    assert proc.returncode == 0
+    return out
+
+
+@pytest.mark.parametrize(("env", "truecolor"), [
+    ({"TERM": "xterm-256color", "COLORTERM": "truecolor"}, True),
+    ({"TERM": "xterm-256color"}, False),
+    ({"TERM": "xterm"}, False),
+])
+def test_colour_depth_follows_the_terminal(tmp_path, env: dict[str, str], truecolor: bool) -> None:
+    out = first_screen(env, tmp_path)
+    assert bool(TRUECOLOR.search(out)) == truecolor
+    assert ANY_COLOR.search(out) or TRUECOLOR.search(out)  # colour is still used, just fewer of them
+    assert b"Traceback" not in out and b"cuda" not in out.lower()  # no Python or TF noise on screen
+
+
+def test_no_color_draws_only_greys(tmp_path) -> None:
+    """Textual honours NO_COLOR by desaturating: every colour it still sends is a grey."""
+    out = first_screen({"TERM": "xterm-256color", "COLORTERM": "truecolor", "NO_COLOR": "1"}, tmp_path)
+    colours = re.findall(rb"(?:38|48);2;(\d+);(\d+);(\d+)", out)
+    assert colours, "expected the desaturated palette"
+    assert all(r == g == b for r, g, b in colours), {c for c in colours if len(set(c)) > 1}
+    assert not chromatic_sgr_codes(out)
+
+
+def chromatic_sgr_codes(out: bytes) -> list[int]:
+    """Basic/bright colour codes other than black, white and grey, in every SGR sequence."""
+    found = []
+    for params in re.findall(rb"\x1b\[([0-9;]*)m", out):
+        codes = [int(p) for p in params.split(b";") if p]
+        i = 0
+        while i < len(codes):
+            if codes[i] in (38, 48):  # extended colour: skip its arguments
+                i += 5 if i + 1 < len(codes) and codes[i + 1] == 2 else 3
+                continue
+            if codes[i] in (*range(31, 37), *range(41, 47), *range(91, 97), *range(101, 107)):
+                found.append(codes[i])
+            i += 1
+    return found
