@@ -19,8 +19,11 @@ SIZE = (110, 34)
 
 
 @pytest.fixture(autouse=True)
-def _colour(monkeypatch: pytest.MonkeyPatch) -> None:
+def _same_screen_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Snapshots must not depend on the environment: colour on, and no data source set (the
+    steps/epoch hint reads the training-set size from $MNIST_TUI_DATA)."""
     monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("MNIST_TUI_DATA", raising=False)
 
 
 def _app():
