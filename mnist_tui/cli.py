@@ -20,12 +20,14 @@ from typing import Any, TextIO
 from mnist_tui import __version__
 from mnist_tui.config import (
     ACTIVATIONS,
+    BACKENDS,
     DATASET_NAMES,
     FIELD_HELP,
     LOSSES,
     OPTIMIZERS,
     PRESETS,
     TrainConfig,
+    check_backend,
     config_from_mapping,
 )
 from mnist_tui.errors import ConfigError, MnistTuiError
@@ -50,6 +52,7 @@ FLAGS: dict[str, str] = {
     "--val-split": "val_split",
     "--seed": "seed",
     "--jit": "jit",
+    "--backend": "backend",
 }
 FIELD_FLAGS = {name: flag for flag, name in FLAGS.items()}
 
@@ -60,7 +63,7 @@ def flag_for(field: str) -> str:
 
 
 CHOICES = {"preset": tuple(PRESETS), "dataset": DATASET_NAMES, "optimizer": OPTIMIZERS,
-           "activation": ACTIVATIONS, "loss": LOSSES, "jit": ("on", "off")}
+           "activation": ACTIVATIONS, "loss": LOSSES, "jit": ("on", "off"), "backend": BACKENDS}
 
 
 def presets_table() -> str:
@@ -173,6 +176,8 @@ def _add_runs_parser(sub: Any) -> None:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     values = {name: getattr(args, name) for name in FLAGS.values() if getattr(args, name, None) is not None}
+    if "backend" not in values and os.environ.get("KERAS_BACKEND") in BACKENDS:
+        values["backend"] = os.environ["KERAS_BACKEND"]  # Keras's own variable is the default
     return config_from_mapping(values)
 
 
@@ -190,6 +195,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = config_from_args(args)
     except ConfigError as err:
         return _fail(f"{flag_for(err.field)}: {err.reason}", EXIT_USAGE)
+    if cfg.backend != "tensorflow" or args.command in ("train", None, "open"):
+        try:
+            check_backend(cfg.backend)  # sets KERAS_BACKEND before anything imports Keras
+        except ConfigError as err:
+            return _fail(f"{flag_for(err.field)}: {err.reason}", EXIT_USAGE)
     if args.command == "train":
         return run_train(args, cfg)
     if args.command == "serve":

@@ -17,6 +17,7 @@ OPTIMIZERS = ("sgd", "rmsprop", "adam")
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 LOSSES = ("categorical", "sparse")
 DATASET_NAMES = ("mnist", "fashion-mnist")
+BACKENDS = ("tensorflow", "jax", "torch")
 
 # Upper bounds that catch typos (an extra zero or three) before they eat hours or RAM.
 MAX_EPOCHS = 10_000
@@ -45,6 +46,7 @@ class TrainConfig:
     val_split: float = 0.0
     seed: int = 0
     jit: bool = False  # XLA-compile the train step: faster steps, but seconds of compiling first
+    backend: str = "tensorflow"  # Keras backend; jax and torch when installed (optional extras)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,6 +135,7 @@ FIELD_HELP: dict[str, str] = {
     "val_split": "hold out this fraction of train for validation (0 = validate on the test set)",
     "seed": "random seed for weights and shuffling",
     "jit": "XLA-compile the Keras train step (on/off): faster per step after a compile of several seconds",
+    "backend": "Keras backend: " + ", ".join(BACKENDS) + " (jax/torch only when installed)",
 }
 
 
@@ -188,6 +191,7 @@ def validate(cfg: TrainConfig) -> None:
     _check_int("seed", cfg.seed, 0, 2**32 - 1)
     if not isinstance(cfg.jit, bool):
         raise ConfigError("jit", f"must be on or off, got {cfg.jit!r}")
+    _check_choice("backend", cfg.backend, BACKENDS)
     if cfg.preset == "scratch":
         if cfg.optimizer != "sgd":
             raise ConfigError("optimizer", "the scratch network trains with sgd only")
@@ -197,8 +201,32 @@ def validate(cfg: TrainConfig) -> None:
             raise ConfigError("dropout", "the scratch network has no dropout")
         if cfg.jit:
             raise ConfigError("jit", "the scratch network is plain NumPy: XLA applies to the Keras presets")
+        if cfg.backend != "tensorflow":
+            raise ConfigError("backend", "the scratch network is plain NumPy: backends apply to the Keras presets")
     if cfg.data_path is not None and not str(cfg.data_path).strip():
         raise ConfigError("data_path", "is empty")
+
+
+def check_backend(backend: str) -> None:
+    """The Keras backend must be installed, and the same one Keras was already loaded with.
+
+    Keras reads KERAS_BACKEND once, at its first import: set it here, before that happens.
+    """
+    import importlib.util
+    import os
+    import sys
+
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend]
+    if backend != "tensorflow" and importlib.util.find_spec(module) is None:
+        raise ConfigError("backend", f"{backend} is not installed (pip install 'mnist-tui[{backend}]')")
+    loaded = sys.modules.get("keras")
+    if loaded is not None:
+        current = loaded.config.backend()
+        if current != backend:
+            raise ConfigError("backend", f"Keras is already running on {current} in this process; "
+                                         f"restart mnist-tui with --backend {backend}")
+        return
+    os.environ["KERAS_BACKEND"] = backend
 
 
 def check_against_data(cfg: TrainConfig, n_train: int) -> None:

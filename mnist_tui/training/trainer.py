@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from mnist_tui.config import PRESETS, TrainConfig, check_against_data, validate
+from mnist_tui.config import PRESETS, TrainConfig, check_against_data, check_backend, validate
 from mnist_tui.data import Dataset, load_dataset, one_hot, shape_for, split_validation, take_subset
 from mnist_tui.training.control import BatchMeter, TrainClock, TrainControl
 from mnist_tui.training.events import (
@@ -276,7 +276,8 @@ class _Loop:
 class _KerasLoop(_Loop):
     def fit(self) -> tuple[int, str]:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        self.emit(PhaseChanged(COMPILING, "importing TensorFlow"))
+        check_backend(self.cfg.backend)
+        self.emit(PhaseChanged(COMPILING, f"importing Keras ({self.cfg.backend})"))
         import keras
 
         from mnist_tui.models.keras_models import build_model

@@ -16,6 +16,7 @@ from textual.widgets import Input, Label, Select
 
 from mnist_tui.config import (
     ACTIVATIONS,
+    BACKENDS,
     DATASET_NAMES,
     FIELD_HELP,
     LOSSES,
@@ -37,16 +38,17 @@ SELECTS: dict[str, tuple[str, ...]] = {
     "activation": ACTIVATIONS,
     "loss": LOSSES,
     "jit": ("off", "on"),
+    "backend": BACKENDS,
 }
 INPUTS = ("learning_rate", "momentum", "epochs", "batch_size", "hidden_units", "dropout", "limit",
           "val_split", "seed", "data_path")
 ORDER = ("preset", "dataset", "data_path", "optimizer", "learning_rate", "momentum", "epochs", "batch_size",
-         "hidden_units", "activation", "dropout", "loss", "limit", "val_split", "seed", "jit")
+         "hidden_units", "activation", "dropout", "loss", "limit", "val_split", "seed", "jit", "backend")
 LABELS = {
     "preset": "Model", "dataset": "Dataset", "data_path": "Data path", "optimizer": "Optimizer",
     "learning_rate": "Learning rate", "momentum": "Momentum", "epochs": "Epochs", "batch_size": "Batch size",
     "hidden_units": "Hidden units", "activation": "Activation", "dropout": "Dropout", "loss": "Loss",
-    "limit": "Train limit", "val_split": "Val split", "seed": "Seed", "jit": "XLA (jit)",
+    "limit": "Train limit", "val_split": "Val split", "seed": "Seed", "jit": "XLA (jit)", "backend": "Backend",
 }
 
 

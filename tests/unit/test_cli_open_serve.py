@@ -78,3 +78,30 @@ def test_jit_flag_parses_and_reaches_the_keras_model() -> None:
     assert proc.returncode == 2 and "--jit: must be on or off" in proc.stderr
     proc = run_cli("train", "--model", "scratch", "--jit", "on", timeout=20)
     assert proc.returncode == 2 and "plain NumPy" in proc.stderr
+
+
+def test_backend_must_be_installed_and_scratch_has_none() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        proc = run_cli("train", "--backend", "torch", "--no-save", timeout=30)
+        assert proc.returncode == 2 and "torch is not installed" in proc.stderr
+    proc = run_cli("train", "--model", "scratch", "--backend", "jax", "--no-save", timeout=30)
+    assert proc.returncode == 2 and "plain NumPy" in proc.stderr
+    proc = run_cli("train", "--backend", "cntk", "--no-save", timeout=30)
+    assert proc.returncode == 2 and "backend" in proc.stderr
+
+
+def test_jax_backend_trains_the_same_recipe(real_data_dir: Path, tmp_path: Path) -> None:
+    pytest.importorskip("jax")
+    import json
+    import os
+
+    env = {**os.environ, "MNIST_TUI_DATA": str(real_data_dir)}
+    proc = subprocess.run([sys.executable, "-m", "mnist_tui", "train", "--backend", "jax", "--limit", "3000",
+                           "--epochs", "2", "--out", str(tmp_path)], capture_output=True, text=True, timeout=300,
+                          env=env, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    (run_dir,) = list(tmp_path.iterdir())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["config"]["backend"] == "jax" and summary["test_accuracy"] > 0.85

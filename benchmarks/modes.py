@@ -1,0 +1,71 @@
+"""Each preset in each execution mode vs plain TensorFlow: time and accuracy.
+
+Modes: tensorflow (plain), tensorflow + --jit on (XLA), jax, torch — the latter two only when
+installed. Every run is the real headless CLI (`python -m mnist_tui train ... --no-save`) in a
+fresh process (a Keras backend is fixed per process), on the same data and seed; figures are
+ratios against the plain-TensorFlow run of the same preset measured in this invocation.
+
+Usage: python benchmarks/modes.py [--data DIR] [--presets mlp,mlp-small] [--with-cnn] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import time
+
+DONE = re.compile(r"done: test accuracy ([0-9.]+) .* in ([0-9.]+)s")
+
+
+def run(preset: str, mode: str, data: str, limit: int | None) -> tuple[float, float, float]:
+    """(test accuracy, training seconds, wall seconds) for one CLI run."""
+    args = [sys.executable, "-m", "mnist_tui", "train", "--model", preset, "--data", data, "--no-save"]
+    if limit:
+        args += ["--limit", str(limit)]
+    if mode == "tensorflow+jit":
+        args += ["--backend", "tensorflow", "--jit", "on"]
+    else:
+        args += ["--backend", mode]
+    t0 = time.perf_counter()
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=3600)
+    wall = time.perf_counter() - t0
+    match = DONE.search(proc.stdout)
+    if proc.returncode != 0 or not match:
+        raise RuntimeError(f"{preset}/{mode} failed: {proc.stderr.strip()[-300:]}")
+    return float(match.group(1)), float(match.group(2)), wall
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=os.environ.get("MNIST_TUI_DATA", "/work/shared/data/mnist-20k"))
+    parser.add_argument("--presets", default="mlp,mlp-small")
+    parser.add_argument("--with-cnn", action="store_true", help="also cnn (about 2.5 min a run on 2 cores)")
+    parser.add_argument("--limit", type=int, default=None, help="train on the first N images")
+    args = parser.parse_args()
+    presets = args.presets.split(",") + (["cnn"] if args.with_cnn else [])
+    modes = ["tensorflow", "tensorflow+jit"]
+    modes += [m for m in ("jax", "torch") if importlib.util.find_spec(m) is not None]
+    print(f"modes: {', '.join(modes)} (jax/torch only when installed); data {args.data}", flush=True)
+    print(f"{'preset':<10} {'mode':<16} {'acc':>7} {'Δ pp':>6} {'train s':>8} {'×speed':>7} {'wall s':>7} {'×wall':>6}")
+    best: dict[str, str] = {}
+    for preset in presets:
+        base_acc, base_train, base_wall = run(preset, "tensorflow", args.data, args.limit)
+        rows = [("tensorflow", base_acc, base_train, base_wall)]
+        for mode in modes[1:]:
+            rows.append((mode, *run(preset, mode, args.data, args.limit)))
+        for mode, acc, train_s, wall in rows:
+            print(f"{preset:<10} {mode:<16} {acc:>7.2%} {100 * (acc - base_acc):>+6.2f} {train_s:>8.1f}"
+                  f" {base_train / train_s:>7.2f} {wall:>7.1f} {base_wall / wall:>6.2f}", flush=True)
+        same = [r for r in rows if abs(r[1] - base_acc) <= 0.005]
+        best[preset] = min(same, key=lambda r: r[2])[0]
+    print("fastest mode reaching the same accuracy (±0.5 pp): "
+          + ", ".join(f"{p}: {m}" for p, m in best.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
