@@ -9,7 +9,6 @@ frame has painted.
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -48,7 +47,7 @@ from mnist_tui.training.events import (
     RunFinished,
 )
 from mnist_tui.training.history import RunHistory
-from mnist_tui.training.trainer import confusion_matrix
+from mnist_tui.training.trainer import confusion_matrix, freeze_import_garbage
 from mnist_tui.widgets.confusion_grid import ConfusionGrid
 from mnist_tui.widgets.epoch_chart import EpochChart
 from mnist_tui.widgets.hyperparams_form import HyperparamsForm
@@ -144,7 +143,7 @@ class MnistApp(App[int]):
         yield Static("", id="too-small")
 
     def on_mount(self) -> None:
-        # Keep references: while a modal is on top, app.query_one() searches the modal, not these.
+        # Keep references: cheaper than a query per tick, and safe whichever screen is on top.
         self.tabs = self.query_one(TabbedContent)
         self.loss_chart = self.query_one("#chart-loss", BatchChart)
         self.acc_chart = self.query_one("#chart-acc", BatchChart)
@@ -201,6 +200,7 @@ class MnistApp(App[int]):
             self.notify("Cannot evaluate the model: the form has errors.", severity="error")
             return
         self.history.reset()
+        self.control = None  # evaluation has nothing to pause or stop
         self.loss_chart.set_series(self.history.batch_loss)
         self.acc_chart.set_series(self.history.batch_accuracy)
         self.action_show_tab("train")
@@ -232,7 +232,7 @@ class MnistApp(App[int]):
             self.tf_state = "failed"
             self._notify_from_thread(f"TensorFlow failed to load: {one_line(err)}")
             return
-        gc.freeze()  # keep full GC passes from rescanning TensorFlow's objects (~250 ms pauses)
+        freeze_import_garbage()  # keep full GC passes from rescanning TF's objects (~250 ms pauses)
         self.tf_state = "ready"
         self._notify_from_thread("")
 
@@ -292,6 +292,9 @@ class MnistApp(App[int]):
         return self.trainer(cfg, bridge, control, runs_dir=runs_dir)
 
     def action_pause(self) -> None:
+        if self.running and self.control is None:
+            self.notify("Evaluating a saved model: it takes a few seconds.", timeout=2)
+            return
         if not self.running or self.control is None:
             self.notify("Nothing is training.", severity="warning", timeout=2)
             return
@@ -299,6 +302,9 @@ class MnistApp(App[int]):
         self.notify("Pausing after this batch…" if paused else "Resuming.", timeout=2)
 
     def action_stop(self) -> None:
+        if self.running and self.control is None:
+            self.notify("Evaluating a saved model: it takes a few seconds.", timeout=2)
+            return
         if not self.running or self.control is None:
             self.notify("Nothing is training.", severity="warning", timeout=2)
             return

@@ -233,16 +233,14 @@ def run_app(args: argparse.Namespace, cfg: TrainConfig) -> int:
 
 
 def _model_path_problem(path: str) -> str:
-    """Cheap checks before the full-screen app starts, so a typo is a one-line error in the shell."""
-    from pathlib import Path
+    """Cheap checks before the full-screen app starts, so a bad file is a one-line error in the shell."""
+    from mnist_tui.errors import ModelFileError
+    from mnist_tui.models.saved import check_model_path
 
-    p = Path(path).expanduser()
-    if not p.exists():
-        return f"{p}: no such file"
-    if p.is_dir():
-        return f"{p}: is a directory, not a model file (.keras or .npz)"
-    if p.suffix not in (".keras", ".npz"):
-        return f"{p}: not a model file (expected .keras or .npz)"
+    try:
+        check_model_path(path)
+    except ModelFileError as err:
+        return str(err)
     return ""
 
 
@@ -256,7 +254,12 @@ def run_serve(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         return _fail(f"--port: must be 1-65535, got {args.port}", EXIT_USAGE)
     server = make_server(args.host, args.port, app_args)
     print(describe(args.host, args.port), flush=True)
-    server.serve()
+    try:
+        server.serve()
+    except OSError as err:  # port in use, address not available, ...
+        return _fail(f"cannot serve on {args.host}:{args.port}: {err.strerror or err}", EXIT_ERROR)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
     return EXIT_OK
 
 

@@ -1,7 +1,7 @@
 """App-wide messages, and the bridge that turns engine events into them.
 
 The bridge runs in the training thread: it records every event into the shared
-``RunHistory`` and posts at most ~20 progress messages a second with ``post_message``
+``RunHistory`` and posts at most ~10 progress messages a second with ``post_message``
 (thread-safe, never blocks training the way ``call_from_thread`` would). Progress messages
 replace each other in the queue if the UI falls behind.
 """

@@ -43,17 +43,32 @@ def _as_layout(x: np.ndarray, input_shape: tuple[int | None, ...]) -> np.ndarray
     raise ValueError(f"unsupported input shape {dims}")
 
 
-def load_model(path: str | os.PathLike[str]) -> LoadedModel:
+def check_model_path(path: str | os.PathLike[str]) -> Path:
+    """Cheap checks that need no TensorFlow, so the CLI can refuse a bad file before the app opens.
+
+    Both formats are zip archives (.keras, and NumPy's .npz): a truncated or foreign file
+    fails ``is_zipfile`` (the central directory sits at the end of the file).
+    """
     p = Path(path).expanduser()
     if not p.exists():
         raise ModelFileError(f"{p}: no such file")
     if p.is_dir():
         raise ModelFileError(f"{p}: is a directory, not a model file (.keras or .npz)")
-    if p.suffix == ".npz":
-        return _load_scratch(p)
-    if p.suffix != ".keras":
+    if p.suffix not in (".keras", ".npz"):
         raise ModelFileError(f"{p}: not a model file (expected .keras or .npz)")
-    return _load_keras(p)
+    try:
+        ok = zipfile.is_zipfile(p)
+    except OSError as err:
+        raise ModelFileError(f"{p}: cannot read: {err.strerror or err}") from None
+    if not ok:
+        kind = "Keras model" if p.suffix == ".keras" else "scratch model (.npz)"
+        raise ModelFileError(f"{p}: not a {kind} (not a zip archive; truncated or another format?)")
+    return p
+
+
+def load_model(path: str | os.PathLike[str]) -> LoadedModel:
+    p = check_model_path(path)
+    return _load_scratch(p) if p.suffix == ".npz" else _load_keras(p)
 
 
 def _load_scratch(p: Path) -> LoadedModel:
@@ -69,8 +84,6 @@ def _load_scratch(p: Path) -> LoadedModel:
 
 
 def _load_keras(p: Path) -> LoadedModel:
-    if not zipfile.is_zipfile(p):
-        raise ModelFileError(f"{p}: not a Keras model (not a .keras zip archive; truncated or another format?)")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 

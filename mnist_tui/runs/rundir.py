@@ -14,6 +14,7 @@ import io
 import json
 import math
 import os
+import shutil
 import socket
 import tempfile
 import time
@@ -145,6 +146,8 @@ class RunRecorder:
         self.cfg = cfg
         self.started = datetime.now(timezone.utc)
         parent = Path(parent).expanduser()
+        self.path = None  # type: ignore[assignment]
+        self._metrics = None  # type: ignore[assignment]
         try:
             parent.mkdir(parents=True, exist_ok=True)
             self.path = self._make_unique_dir(parent)
@@ -156,6 +159,11 @@ class RunRecorder:
             self._metrics.write(",".join(METRICS_COLUMNS) + "\n")
             self._metrics.flush()
         except OSError as err:
+            # Leave nothing behind: a half-made run dir would list as "running" while we live.
+            if self._metrics is not None:
+                self._metrics.close()
+            if self.path is not None:
+                shutil.rmtree(self.path, ignore_errors=True)
             raise RunStoreError(f"cannot write run directory under {parent}: {err.strerror or err}") from err
         self._pending: list[BatchEnd | EpochEnd] = []
         self._last_flush = time.monotonic()

@@ -45,6 +45,23 @@ CHECKPOINT_ENV = "MNIST_TUI_CHECKPOINT_SECONDS"
 DEFAULT_CHECKPOINT_SECONDS = 30.0
 
 
+_frozen = False
+
+
+def freeze_import_garbage() -> None:
+    """Move what the Keras/TensorFlow import left behind out of the GC's sight, once.
+
+    Millions of long-lived objects made every full GC pass take ~250 ms, stalling training and
+    the UI alike. Only once per process, before any model exists: frozen objects are never
+    collected, and a model frozen with them would leak when the next run replaces it.
+    """
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.collect()
+        gc.freeze()
+
+
 def checkpoint_interval() -> float:
     """Seconds between epoch-end model saves (0 = every epoch); the final model is always saved.
 
@@ -151,12 +168,13 @@ def train(
         sinks.insert(0, recorder)
     n_train = len(data.x_train)
     steps = math.ceil(n_train / cfg.batch_size)
-    out(DataReady(
-        n_train=n_train, n_val=len(data.x_val), n_test=len(data.x_test), steps_per_epoch=steps,
-        epochs=cfg.epochs, batch_size=cfg.batch_size, class_names=ds.class_names, source=ds.source,
-        validation=cfg.validation_label, x_test=ds.x_test, y_test=ds.y_test, x_train=ds.x_train, y_train=ds.y_train,
-    ))
     try:
+        out(DataReady(
+            n_train=n_train, n_val=len(data.x_val), n_test=len(data.x_test), steps_per_epoch=steps,
+            epochs=cfg.epochs, batch_size=cfg.batch_size, class_names=ds.class_names, source=ds.source,
+            validation=cfg.validation_label, x_test=ds.x_test, y_test=ds.y_test, x_train=ds.x_train,
+            y_train=ds.y_train,
+        ))
         loop = _ScratchLoop if cfg.preset == "scratch" else _KerasLoop
         result = loop(cfg, data, out, control, recorder).run(t_start)
     except BaseException as err:
@@ -194,7 +212,7 @@ class _Loop:
         self.latest_probs: np.ndarray | None = None
         self.latest_probs_epoch = 0
         self.checkpoint_every = checkpoint_interval()
-        self._last_save = time.monotonic()
+        self._last_save = 0.0  # training seconds (pauses excluded) at the last save
         self._saved_epoch = -1  # epoch whose end state model.keras holds
 
     # -- hooks for subclasses
@@ -222,7 +240,7 @@ class _Loop:
             val = loss_and_accuracy(self.predict(self.data.x_val), self.data.y_val_int)
         else:
             val = loss_and_accuracy(probs, self.data.y_test_int)
-        if time.monotonic() - self._last_save >= self.checkpoint_every:
+        if self.clock.elapsed() - self._last_save >= self.checkpoint_every:
             self.checkpoint(epoch)
         return val
 
@@ -232,7 +250,7 @@ class _Loop:
             from mnist_tui.runs.rundir import atomic_save
 
             atomic_save(self.recorder.model_path, self.save)
-        self._last_save = time.monotonic()
+        self._last_save = self.clock.elapsed()
         self._saved_epoch = epoch
 
     def run(self, t_start: float) -> RunFinished:
@@ -286,9 +304,7 @@ class _KerasLoop(_Loop):
         keras.utils.set_random_seed(self.cfg.seed)
         self.emit(PhaseChanged(COMPILING, "building model"))
         self.model = build_model(self.cfg)
-        # TensorFlow leaves millions of long-lived objects: without this, each full GC pass
-        # scans them all (~250 ms), stalling training and the UI alike.
-        gc.freeze()
+        freeze_import_garbage()
         self._predict_chunks = predict_chunks
         callback = StreamingCallback(
             self.emit, self.control, self.meter, self.clock, self.cfg.epochs, self.end_of_epoch

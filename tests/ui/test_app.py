@@ -302,8 +302,12 @@ async def test_marker_cycles_and_help_toggles(make) -> None:
 
 async def test_every_binding_has_id_and_description() -> None:
     from mnist_tui.app import MnistApp
+    from mnist_tui.screens.explore import ExploreView
+    from mnist_tui.screens.runs import RunsView
+    from mnist_tui.widgets.confusion_grid import ConfusionGrid
+    from mnist_tui.widgets.draw_canvas import DrawCanvas
 
-    for cls in (MnistApp, ViewerView, ConfirmScreen):
+    for cls in (MnistApp, ViewerView, ConfirmScreen, RunsView, ExploreView, ConfusionGrid, DrawCanvas):
         for binding in cls.BINDINGS:
             assert binding.id, f"{cls.__name__}: {binding.key} has no id"
             assert binding.description, f"{cls.__name__}: {binding.key} has no description"

@@ -44,7 +44,7 @@ async def test_declining_the_unsaved_run_starts_nothing(tiny_idx_dir: Path, tmp_
 
 async def test_quit_mid_epoch_exits_fast_and_keeps_the_run(real_data_dir: Path, tmp_path: Path) -> None:
     """The issue's promise: quit mid-epoch → out within 2 s, worker gone, run saved as stopped."""
-    cfg = preset_config("mlp").with_changes(data_path=str(real_data_dir), epochs=3)
+    cfg = preset_config("mlp").with_changes(data_path=str(real_data_dir), epochs=3, batch_size=32)  # 625 steps
     app = make_app(cfg, runs_dir=tmp_path, preload_tf=False)
     async with app.run_test(size=(110, 34)) as pilot:
         await pilot.press("s")

@@ -19,12 +19,13 @@ def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
 
 @pytest.mark.parametrize(("name", "message"), [
     ("missing.keras", "no such file"), ("notes.txt", "expected .keras or .npz"), (".", "is a directory"),
+    ("garbage.keras", "not a Keras model"), ("garbage.npz", "not a scratch model"),
 ])
 def test_open_with_a_bad_path_is_a_one_line_error_before_the_app_starts(tmp_path: Path, name: str,
                                                                         message: str) -> None:
     target = tmp_path / name
-    if name == "notes.txt":
-        target.write_text("hello")
+    if name in ("notes.txt", "garbage.keras", "garbage.npz"):
+        target.write_bytes(b"PK\x03\x04 truncated, not really a zip")
     proc = run_cli("open", str(target if name != "." else tmp_path))
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
@@ -105,3 +106,20 @@ def test_jax_backend_trains_the_same_recipe(real_data_dir: Path, tmp_path: Path)
     (run_dir,) = list(tmp_path.iterdir())
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["config"]["backend"] == "jax" and summary["test_accuracy"] > 0.85
+
+
+def test_serve_on_a_busy_port_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("textual_serve")
+    import textual_serve.server
+
+    class BusyServer:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def serve(self) -> None:
+            raise OSError(98, "Address already in use")
+
+    monkeypatch.setattr(textual_serve.server, "Server", BusyServer)
+    assert cli.main(["serve", "--port", "8765"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["mnist-tui: error: cannot serve on 127.0.0.1:8765: Address already in use"]
