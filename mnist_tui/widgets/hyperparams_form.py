@@ -135,8 +135,8 @@ class HyperparamsForm(VerticalScroll):
     def _show_steps(self, cfg: TrainConfig | None) -> None:
         """Steps per epoch = ceil(N / batch size), next to the batch size: the tutorial's arithmetic."""
         hint = self.query_one("#hint-steps", Label)
+        hint.display = cfg is not None  # no empty row under the field while the form has errors
         if cfg is None:
-            hint.update("")
             return
         key = (cfg.dataset, cfg.data_path)
         if key != self._count_key:
