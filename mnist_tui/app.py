@@ -291,25 +291,25 @@ class MnistApp(App[int]):
                runs_dir: Path | None) -> RunFinished:
         return self.trainer(cfg, bridge, control, runs_dir=runs_dir)
 
-    def action_pause(self) -> None:
+    def _active_control(self) -> TrainControl | None:
+        """The running trainer's control, or None after telling the user why there is none."""
         if self.running and self.control is None:
             self.notify("Evaluating a saved model: it takes a few seconds.", timeout=2)
-            return
-        if not self.running or self.control is None:
+        elif not self.running or self.control is None:
             self.notify("Nothing is training.", severity="warning", timeout=2)
-            return
-        paused = self.control.toggle_pause()
-        self.notify("Pausing after this batch…" if paused else "Resuming.", timeout=2)
+        else:
+            return self.control
+        return None
+
+    def action_pause(self) -> None:
+        if control := self._active_control():
+            paused = control.toggle_pause()
+            self.notify("Pausing after this batch…" if paused else "Resuming.", timeout=2)
 
     def action_stop(self) -> None:
-        if self.running and self.control is None:
-            self.notify("Evaluating a saved model: it takes a few seconds.", timeout=2)
-            return
-        if not self.running or self.control is None:
-            self.notify("Nothing is training.", severity="warning", timeout=2)
-            return
-        self.control.stop()
-        self.notify("Stopping after this batch; the run so far is kept.", timeout=3)
+        if control := self._active_control():
+            control.stop()
+            self.notify("Stopping after this batch; the run so far is kept.", timeout=3)
 
     def action_show_tab(self, tab: str) -> None:
         self.tabs.active = tab
