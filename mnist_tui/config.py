@@ -219,9 +219,12 @@ def check_backend(backend: str) -> None:
     module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend]
     if backend != "tensorflow" and importlib.util.find_spec(module) is None:
         raise ConfigError("backend", f"{backend} is not installed (pip install 'mnist-tui[{backend}]')")
-    loaded = sys.modules.get("keras")
-    if loaded is not None:
-        current = loaded.config.backend()
+    if "keras" in sys.modules:
+        # Possibly still being imported by the app's warm-up thread: this import waits for
+        # that one to finish (module import lock) instead of reading a half-made module.
+        import keras
+
+        current = keras.config.backend()
         if current != backend:
             raise ConfigError("backend", f"Keras is already running on {current} in this process; "
                                          f"restart mnist-tui with --backend {backend}")

@@ -93,3 +93,41 @@ def chromatic_sgr_codes(out: bytes) -> list[int]:
                 found.append(codes[i])
             i += 1
     return found
+
+
+def test_start_right_away_while_tensorflow_is_still_loading(tmp_path, real_data_dir) -> None:
+    """A newcomer presses s at once: the run must wait for the warm-up import, not trip over it."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 34, 110, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "XDG_DATA_HOME": str(tmp_path),
+           "MNIST_TUI_DATA": str(real_data_dir)}
+    proc = subprocess.Popen([sys.executable, "-m", "mnist_tui", "--limit", "2000", "--epochs", "1"],
+                            stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
+    os.close(slave)
+    out = b""
+
+    def read_until(marker: bytes, seconds: float) -> None:
+        nonlocal out
+        deadline = time.monotonic() + seconds
+        while marker not in out and b"FAILED" not in out and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    out += os.read(master, 1 << 16)
+                except OSError:
+                    return
+
+    try:
+        read_until(b"Hidden units", 30)
+        time.sleep(0.5)  # the warm-up import starts 0.3 s after the first frame
+        os.write(master, b"s")
+        read_until(b"DONE", 90)
+        assert b"DONE" in out and b"FAILED" not in out, out[-2000:]
+        os.write(master, b"q")
+        proc.wait(timeout=45)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    runs = list((tmp_path / "mnist-tui" / "runs").iterdir())
+    assert len(runs) == 1 and (runs[0] / "summary.json").is_file()
