@@ -190,8 +190,9 @@ def train(
 def _finish_quietly(recorder: Any, cfg: TrainConfig, err: BaseException, total: float) -> None:
     """Record a crashed run as failed; never mask the original error."""
     try:
-        recorder(RunFinished(FAILED, f"{type(err).__name__}: {err}", 0, math.nan, math.nan, (), (), 0.0,
-                             total, str(recorder.path)))
+        epochs_done = len(getattr(recorder, "_epochs", ()))  # every epoch row it wrote
+        recorder(RunFinished(FAILED, f"{type(err).__name__}: {err}", epochs_done, math.nan, math.nan, (), (),
+                             0.0, total, str(recorder.path)))
         recorder.close()
     except Exception:
         pass

@@ -39,3 +39,21 @@ def test_disk_full_mid_run_stops_cleanly_with_the_reason(tiny_idx_dir: Path, tmp
     (run_dir,) = list((tmp_path / "runs").iterdir())
     rows = (run_dir / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("kind,") and any(r.startswith("epoch,1,") for r in rows)  # earlier epochs kept
+
+
+def test_a_crash_mid_run_records_the_epochs_that_completed(tiny_idx_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    from mnist_tui.training.events import EpochEnd
+
+    def emit(event: object) -> None:
+        if isinstance(event, EpochEnd) and event.epoch == 2:
+            raise RuntimeError("simulated crash in a listener")
+
+    cfg = preset_config("scratch").with_changes(data_path=str(tiny_idx_dir), batch_size=8, epochs=4)
+    with pytest.raises(RuntimeError):
+        train(cfg, emit, runs_dir=tmp_path / "runs")
+    (run_dir,) = list((tmp_path / "runs").iterdir())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "failed" and "simulated crash" in summary["reason"]
+    assert summary["epochs_completed"] == 2  # the recorder saw epoch 2's row before the listener failed
