@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,8 @@ Trainer = Callable[..., RunFinished]
 TICK_HZ = 4.0  # status line repaints; every frame is Python holding the GIL the training thread needs
 CHART_EVERY = 2  # ticks per chart redraw: plotext is the expensive part (2 Hz, ~7 % of one core)
 QUIT_GRACE_SECONDS = 15.0
-MIN_SIZE = (80, 24)  # below this the layout cannot work: say so instead of drawing it broken
+MIN_SIZE = (80, 24)
+SWITCH_INTERVAL = 0.001  # below this the layout cannot work: say so instead of drawing it broken
 
 
 def _default_trainer(*args: Any, **kwargs: Any) -> RunFinished:
@@ -143,6 +145,9 @@ class MnistApp(App[int]):
         yield Static("", id="too-small")
 
     def on_mount(self) -> None:
+        # The training thread holds the GIL between TensorFlow ops; a shorter switch interval
+        # hands it to the UI sooner after a key press (Python's default is 5 ms).
+        sys.setswitchinterval(SWITCH_INTERVAL)
         # Keep references: cheaper than a query per tick, and safe whichever screen is on top.
         self.tabs = self.query_one(TabbedContent)
         self.loss_chart = self.query_one("#chart-loss", BatchChart)
