@@ -170,6 +170,8 @@ def peek_train_count(name: str = "mnist", path: str | os.PathLike[str] | None = 
         if raw is None or str(raw) == "":
             continue
         p = Path(raw).expanduser()
+        if p.is_file() and p.suffix.lower() == ".npz":
+            return _npz_train_count(p)
         if not p.is_dir():
             return FULL_TRAIN_SIZE
         try:
@@ -182,3 +184,17 @@ def peek_train_count(name: str = "mnist", path: str | os.PathLike[str] | None = 
         except (DatasetError, OSError, EOFError):
             return FULL_TRAIN_SIZE
     return FULL_TRAIN_SIZE
+
+
+def _npz_train_count(p: Path) -> int:
+    """Rows of ``x_train`` from the .npy header inside the zip, without loading the array."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(p) as zf, zf.open("x_train.npy") as fh:
+            major, _ = np.lib.format.read_magic(fh)
+            read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            shape, _, _ = read_header(fh)
+        return int(shape[0]) if shape else FULL_TRAIN_SIZE
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return FULL_TRAIN_SIZE

@@ -579,3 +579,17 @@ def test_split_validation_keeps_one_train_sample() -> None:
     x, y = make_split(1, 0)
     (xt, _), (xv, _) = split_validation(x, y, 0.9)
     assert len(xt) == 1 and len(xv) == 0
+
+
+def test_peek_train_count_reads_only_headers(tiny_idx_dir: Path, tmp_path: Path) -> None:
+    from mnist_tui.data.sources import FULL_TRAIN_SIZE, peek_train_count
+
+    assert peek_train_count("mnist", tiny_idx_dir) == 64
+    npz = tmp_path / "small.npz"
+    np.savez(npz, x_train=np.zeros((1234, 28, 28), np.uint8), y_train=np.zeros(1234, np.uint8),
+             x_test=np.zeros((10, 28, 28), np.uint8), y_test=np.zeros(10, np.uint8))
+    assert peek_train_count("mnist", npz) == 1234
+    bad = tmp_path / "bad.npz"
+    bad.write_text("not a zip")
+    assert peek_train_count("mnist", bad) == FULL_TRAIN_SIZE
+    assert peek_train_count("mnist", tmp_path / "missing") == FULL_TRAIN_SIZE
