@@ -204,8 +204,23 @@ def _metrics_bytes(path: Path) -> bytes:
     return data[: data.rfind(b"\n") + 1]
 
 
+_EPOCH_COUNTS: dict[Path, tuple[tuple[int, int], int]] = {}
+
+
 def _count_epoch_rows(path: Path) -> int:
-    return _metrics_bytes(path).count(b"\nepoch,")
+    """Epoch rows in metrics.csv, cached by (mtime, size): the Runs tab lists on the UI thread,
+    and a long crashed run's metrics can be many megabytes."""
+    try:
+        st = (path / "metrics.csv").stat()
+    except OSError:
+        return 0
+    key = (st.st_mtime_ns, st.st_size)
+    cached = _EPOCH_COUNTS.get(path)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    count = _metrics_bytes(path).count(b"\nepoch,")
+    _EPOCH_COUNTS[path] = (key, count)
+    return count
 
 
 def _last_elapsed(path: Path) -> float | None:
