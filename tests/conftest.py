@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -82,3 +87,30 @@ def real_data_dir() -> Path:
 def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Tests never read or write the real user's run store (~/.local/share/mnist-tui)."""
     os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("xdg-data"))
+
+
+@contextlib.contextmanager
+def paused_child(code: str, args: list[str], data_dir: Path) -> Iterator[subprocess.Popen[str]]:
+    """Run ``code`` (a trainer that prints SLEEPING and sleeps mid-run) in a child process.
+
+    Yields once the child is asleep mid-run; on exit it is killed with SIGKILL, the crash the
+    run store must survive. Checkpoints every epoch (the 30 s default is longer than the run).
+    """
+    env = {**os.environ, "MNIST_TUI_DATA": str(data_dir), "PYTHONPATH": str(REPO_ROOT),
+           "MNIST_TUI_CHECKPOINT_SECONDS": "0"}
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.strip() == "SLEEPING", (line, proc.stderr.read() if proc.stderr else "")
+        yield proc
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()

@@ -19,43 +19,62 @@ TRUECOLOR = re.compile(rb"\x1b\[(?:38|48);2;")
 ANY_COLOR = re.compile(rb"\x1b\[(?:[0-9;]*;)?(?:3[0-7]|4[0-7]|9[0-7]|10[0-7]|38;[25];|48;[25];)")
 
 
-def first_screen(env_extra: dict[str, str], tmp_path) -> bytes:
-    """Start `mnist-tui` in a 110x34 pty, read until the setup form is drawn, then quit."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 34, 110, 0, 0))
-    env = {k: v for k, v in os.environ.items() if k not in ("COLORTERM", "NO_COLOR", "TERM")}
-    env.update({"XDG_DATA_HOME": str(tmp_path), **env_extra})
-    proc = subprocess.Popen([sys.executable, "-m", "mnist_tui"], stdin=slave, stdout=slave, stderr=slave,
-                            env=env, close_fds=True)
-    os.close(slave)
-    out = b""
-    deadline = time.monotonic() + 30
-    try:
-        while b"Hidden units" not in out and time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.1)
-            if ready:
-                try:
-                    out += os.read(master, 1 << 16)
-                except OSError:
-                    break
-        time.sleep(0.3)  # the rest of the first frame
-        while select.select([master], [], [], 0.05)[0]:
-            try:
-                out += os.read(master, 1 << 16)
-            except OSError:
-                break
-        os.write(master, b"q")
+class PtyApp:
+    """`mnist-tui` in a 110x34 pseudo-terminal, as a user's terminal would run it."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 34, 110, 0, 0))
+        self.proc = subprocess.Popen([sys.executable, "-m", "mnist_tui", *args], stdin=slave, stdout=slave,
+                                     stderr=slave, env=env, close_fds=True)
+        os.close(slave)
+        self.out = b""
+
+    def read_until(self, marker: bytes, seconds: float, *, stop_on: bytes = b"\0no-marker") -> None:
+        deadline = time.monotonic() + seconds
+        while marker not in self.out and stop_on not in self.out and time.monotonic() < deadline:
+            if select.select([self.master], [], [], 0.1)[0] and not self._read():
+                return
+
+    def drain(self) -> None:
+        while select.select([self.master], [], [], 0.05)[0] and self._read():
+            pass
+
+    def _read(self) -> bool:
+        try:
+            self.out += os.read(self.master, 1 << 16)
+            return True
+        except OSError:
+            return False
+
+    def quit(self) -> int:
+        os.write(self.master, b"q")
         # Quitting during the background TensorFlow import can leave the kernel tearing down a
         # thread that is mid-way through loading TF's shared libraries for several seconds.
-        proc.wait(timeout=45)
+        return self.proc.wait(timeout=45)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)
+
+
+def first_screen(env_extra: dict[str, str], tmp_path) -> bytes:
+    """Start the app, read until the setup form is drawn, then quit."""
+    env = {k: v for k, v in os.environ.items() if k not in ("COLORTERM", "NO_COLOR", "TERM")}
+    env.update({"XDG_DATA_HOME": str(tmp_path), **env_extra})
+    app = PtyApp([], env)
+    try:
+        app.read_until(b"Hidden units", 30)
+        time.sleep(0.3)  # the rest of the first frame
+        app.drain()
+        code = app.quit()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
-    assert b"Hidden units" in out, out[-500:]
-    assert proc.returncode == 0
-    return out
+        app.close()
+    assert b"Hidden units" in app.out, app.out[-500:]
+    assert code == 0
+    return app.out
 
 
 @pytest.mark.parametrize(("env", "truecolor"), [
@@ -97,37 +116,17 @@ def chromatic_sgr_codes(out: bytes) -> list[int]:
 
 def test_start_right_away_while_tensorflow_is_still_loading(tmp_path, real_data_dir) -> None:
     """A newcomer presses s at once: the run must wait for the warm-up import, not trip over it."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 34, 110, 0, 0))
     env = {**os.environ, "TERM": "xterm-256color", "XDG_DATA_HOME": str(tmp_path),
            "MNIST_TUI_DATA": str(real_data_dir)}
-    proc = subprocess.Popen([sys.executable, "-m", "mnist_tui", "--limit", "2000", "--epochs", "1"],
-                            stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
-    os.close(slave)
-    out = b""
-
-    def read_until(marker: bytes, seconds: float) -> None:
-        nonlocal out
-        deadline = time.monotonic() + seconds
-        while marker not in out and b"FAILED" not in out and time.monotonic() < deadline:
-            if select.select([master], [], [], 0.1)[0]:
-                try:
-                    out += os.read(master, 1 << 16)
-                except OSError:
-                    return
-
+    app = PtyApp(["--limit", "2000", "--epochs", "1"], env)
     try:
-        read_until(b"Hidden units", 30)
+        app.read_until(b"Hidden units", 30)
         time.sleep(0.5)  # the warm-up import starts 0.3 s after the first frame
-        os.write(master, b"s")
-        read_until(b"DONE", 90)
-        assert b"DONE" in out and b"FAILED" not in out, out[-2000:]
-        os.write(master, b"q")
-        proc.wait(timeout=45)
+        os.write(app.master, b"s")
+        app.read_until(b"DONE", 90, stop_on=b"FAILED")
+        assert b"DONE" in app.out and b"FAILED" not in app.out, app.out[-2000:]
+        app.quit()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
+        app.close()
     runs = list((tmp_path / "mnist-tui" / "runs").iterdir())
     assert len(runs) == 1 and (runs[0] / "summary.json").is_file()

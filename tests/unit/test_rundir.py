@@ -6,10 +6,7 @@ import csv
 import json
 import math
 import os
-import signal
 import socket
-import subprocess
-import sys
 import textwrap
 from dataclasses import replace
 from pathlib import Path
@@ -33,7 +30,7 @@ from mnist_tui.training.events import (
     RunFinished,
 )
 from mnist_tui.training.trainer import train
-from tests.conftest import REPO_ROOT
+from tests.conftest import paused_child
 
 SUMMARY_KEYS = {"status", "reason", "preset", "config", "dataset", "epochs_completed", "test_loss", "test_accuracy",
                 "per_class_accuracy", "confusion_matrix", "epochs", "timings", "model_file"}
@@ -272,25 +269,9 @@ CHILD = textwrap.dedent("""
 def test_sigkill_mid_run_leaves_readable_files(
     real_data_dir: Path, tmp_path: Path, flush_seconds: float, expected_rows: int
 ) -> None:
-    # Checkpoint every epoch (the default waits 30 s between saves; this run is far shorter).
-    env = {**os.environ, "MNIST_TUI_DATA": str(real_data_dir), "PYTHONPATH": str(REPO_ROOT),
-           "MNIST_TUI_CHECKPOINT_SECONDS": "0"}
     runs = tmp_path / "runs"
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(runs), str(flush_seconds)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.strip() == "SLEEPING", (line, proc.stderr.read() if proc.stderr else "")
-        proc.send_signal(signal.SIGKILL)
-        assert proc.wait(timeout=10) == -signal.SIGKILL
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+    with paused_child(CHILD, [str(runs), str(flush_seconds)], real_data_dir):
+        pass  # asleep mid-epoch 2: leaving the block kills it with SIGKILL
     (run_dir,) = list(runs.iterdir())
     assert json.loads((run_dir / "config.json").read_text())["preset"] == "scratch"
     assert not (run_dir / "summary.json").exists()

@@ -11,10 +11,7 @@ import csv
 import io
 import json
 import os
-import signal
 import socket
-import subprocess
-import sys
 import textwrap
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -29,7 +26,7 @@ from mnist_tui.runs import store
 from mnist_tui.runs.rundir import METRICS_COLUMNS, RunStoreError, process_start_ticks
 from mnist_tui.runs.store import RunInfo, delete_run, export_run, list_runs, read_metrics, resolve_run, sort_runs
 from mnist_tui.training.trainer import train
-from tests.conftest import REPO_ROOT
+from tests.conftest import paused_child
 
 T0 = datetime(2026, 1, 2, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -283,28 +280,12 @@ CHILD = textwrap.dedent("""
 
 
 def test_killed_run_is_running_then_incomplete_with_its_epochs(real_data_dir: Path, tmp_path: Path) -> None:
-    env = {**os.environ, "MNIST_TUI_DATA": str(real_data_dir), "PYTHONPATH": str(REPO_ROOT),
-           "MNIST_TUI_CHECKPOINT_SECONDS": "0"}
     runs = tmp_path / "runs"
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(runs)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.strip() == "SLEEPING", (line, proc.stderr.read() if proc.stderr else "")
+    with paused_child(CHILD, [str(runs)], real_data_dir):
         (live,) = list_runs(runs)
         assert live.status == "running" and live.epochs_completed == 1
         with pytest.raises(RunStoreError, match="still running"):
             delete_run(live, runs)
-        proc.send_signal(signal.SIGKILL)
-        assert proc.wait(timeout=10) == -signal.SIGKILL
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
     (run,) = list_runs(runs)
     assert run.status == "incomplete" and "crash or kill" in run.reason
     assert run.epochs_completed == 1 and run.test_accuracy is None
