@@ -49,9 +49,14 @@ class PtyApp:
 
     def quit(self) -> int:
         os.write(self.master, b"q")
+        # Keep reading, as a terminal does: the last frames and the terminal reset are written
+        # on the way out, and a pty nobody reads fills up and blocks the app's writer thread.
         # Quitting during the background TensorFlow import can leave the kernel tearing down a
         # thread that is mid-way through loading TF's shared libraries for several seconds.
-        return self.proc.wait(timeout=45)
+        deadline = time.monotonic() + 45
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            self.drain()
+        return self.proc.wait(timeout=1)
 
     def close(self) -> None:
         if self.proc.poll() is None:
