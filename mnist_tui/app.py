@@ -20,7 +20,7 @@ from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Select, Static, TabbedContent, TabPane
+from textual.widgets import Button, Header, Input, Select, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from mnist_tui.config import TrainConfig, preset_config
@@ -52,6 +52,7 @@ from mnist_tui.training.trainer import confusion_matrix, freeze_import_garbage
 from mnist_tui.widgets.confusion_grid import ConfusionGrid
 from mnist_tui.widgets.epoch_chart import EpochChart
 from mnist_tui.widgets.hyperparams_form import HyperparamsForm
+from mnist_tui.widgets.key_bar import KeyBar
 from mnist_tui.widgets.metric_chart import MARKERS, BatchChart
 from mnist_tui.widgets.model_summary import ModelSummary
 from mnist_tui.widgets.train_status import TrainStatus
@@ -103,6 +104,10 @@ class MnistApp(App[int]):
     def __init__(self, config: TrainConfig, *, trainer: Trainer, runs_dir: str | os.PathLike[str] | None,
                  preload_tf: bool, seed: int = 0, open_model: str | os.PathLike[str] | None = None) -> None:
         super().__init__()
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            # The tab underline's 0.3 s slide repaints the screen at 60 Hz: frames that cost
+            # bandwidth over SSH and the GIL while training. Opt back in with TEXTUAL_ANIMATIONS.
+            self.animation_level = "none"
         self.open_model = open_model
         self.predictor: ModelReady | None = None
         self.initial_config = config
@@ -141,7 +146,7 @@ class MnistApp(App[int]):
                 yield DrawView(id="draw-view")
             with TabPane("Explore", id="explore"):
                 yield ExploreView(id="explore-view")
-        yield Footer()
+        yield KeyBar()
         yield Static("", id="too-small")
 
     def on_mount(self) -> None:

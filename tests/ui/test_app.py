@@ -380,3 +380,11 @@ async def test_resize_storm_while_training_keeps_everything_consistent(make) -> 
         await pilot.pause(0.3)
         for chart in app.query(BatchChart):
             assert chart.points_plotted > 0 and chart.size.width > 10
+
+
+async def test_animations_off_unless_asked_for(make, monkeypatch) -> None:
+    """The tab underline's slide repaints at 60 Hz: off by default, TEXTUAL_ANIMATIONS opts back in."""
+    monkeypatch.delenv("TEXTUAL_ANIMATIONS", raising=False)
+    assert make().animation_level == "none"
+    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "full")
+    assert make().animation_level == "full"
