@@ -35,6 +35,7 @@ class ViewerView(Vertical, can_focus=True):
         self.nav: DigitNavigator | None = None
         self._data_id = 0
         self._pred_epoch = -1
+        self._drawn: tuple[object, ...] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="viewer-info")
@@ -59,19 +60,29 @@ class ViewerView(Vertical, can_focus=True):
         if self.nav is not None and preds is not None and id(preds) != self._pred_epoch:
             self._pred_epoch = id(preds)
             self.nav.set_predictions(preds.probabilities)
-        self.redraw()
+        # Opening the tab syncs too: skip the repaint when nothing it shows has changed.
+        if self._state() != self._drawn:
+            self.redraw()
+
+    def _state(self) -> tuple[object, ...]:
+        """Everything the view shows depends on; equal states draw identical screens."""
+        nav = self.nav
+        where = None if nav is None else (nav.index, nav.class_filter, nav.pred_filter)
+        return self._data_id, self._pred_epoch, self.history.finished is None, where
 
     def redraw(self) -> None:
+        """Every widget here has a fixed size (app.tcss), so updates skip the layout pass."""
+        self._drawn = self._state()
         info = self.query_one("#viewer-info", Static)
         art = self.query_one(DigitArt)
         hist = self.query_one(ProbHistogram)
         hint = self.query_one("#viewer-hint", Static)
         data, nav = self.history.data, self.nav
         if data is None or nav is None:
-            info.update("No test data yet: start a run (s) and the test digits appear here.")
+            info.update("No test data yet: start a run (s) and the test digits appear here.", layout=False)
             art.show(None)
             hist.show(None, None, tuple(str(i) for i in range(10)))
-            hint.update("")
+            hint.update("", layout=False)
             return
         i = nav.index
         true = int(data.y_test[i])
@@ -85,7 +96,7 @@ class ViewerView(Vertical, can_focus=True):
         line.append(f"#{i}", style="bold")
         line.append(f"  true {names[true]}")
         filt = "all classes" if nav.class_filter is None else f"only {names[nav.class_filter]}"
-        if getattr(nav, "pred_filter", None) is not None:
+        if nav.pred_filter is not None:
             true_part = "all" if nav.class_filter is None else f"{names[nav.class_filter]}s"
             filt = f"only {true_part} predicted as {names[nav.pred_filter]}"
         if p is not None:
@@ -99,10 +110,10 @@ class ViewerView(Vertical, can_focus=True):
                         style="dim")
         else:
             line.append("  (no predictions yet: they arrive at the end of the first epoch)", style="dim")
-        info.update(line)
+        info.update(line, layout=False)
         wrong = nav.misclassified_count() if p is not None else 0
         hint.update(f"{pos}/{total} ({filt}) · {wrong} misclassified"
-                    " · ←/→ step · m/M wrong · 0–9 class · a all · r random")
+                    " · ←/→ step · m/M wrong · 0–9 class · a all · r random", layout=False)
 
     # -- actions
     def _after(self, moved: bool, failure: str = "") -> None:

@@ -22,6 +22,6 @@ class DigitArt(Static):
 
     def show(self, image: np.ndarray | None) -> None:
         if image is None:
-            self.update("no test data loaded yet")
+            self.update("no test data loaded yet", layout=False)
         else:
-            self.update(digit_text(image, self.mode))
+            self.update(digit_text(image, self.mode), layout=False)  # fixed size: no layout pass
