@@ -178,8 +178,7 @@ async def latency_phase(probe: RepaintProbe, kind: str, n: int, while_training: 
     frames: list[float] = []
     i = 0
     if kind == "step":
-        tabs.active = "viewer"
-        app.viewer.focus()
+        app.action_show_tab("viewer")
         await asyncio.sleep(0.3)
     while len(frames) < n:
         if kind == "step":

@@ -1,4 +1,4 @@
-"""The Textual app: setup form, live training charts and the digit viewer, in three tabs.
+"""The Textual app: setup, live charts, digit viewer, confusion matrix, runs, drawing and concepts, in tabs.
 
 Build it with ``make_app`` (the CLI and the tests both do), which lets tests inject a fast
 fake trainer. Importing this module does not import TensorFlow: the real trainer imports
@@ -20,7 +20,7 @@ from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Button, Header, Input, Select, Static, TabbedContent, TabPane
+from textual.widgets import Button, Header, Input, Select, Static, TabbedContent, TabPane, Tabs
 from textual.worker import Worker, WorkerState
 
 from mnist_tui.config import TrainConfig, preset_config
@@ -85,6 +85,17 @@ class MnistApp(App[int]):
     SUB_TITLE = "watch a digit classifier learn"
 
     BINDINGS = [
+        # The viewer's keys live here, active only while its tab shows (check_action), so the
+        # tab needs no focus: a focus change restyles and repaints whole subtrees, which was
+        # half the cost of switching tabs.
+        Binding("right", "viewer('step', 1)", "Next", id="viewer.next"),
+        Binding("left", "viewer('step', -1)", "Prev", id="viewer.prev"),
+        Binding("m", "viewer('misclassified', 1)", "Next wrong", id="viewer.next_wrong"),
+        Binding("M", "viewer('misclassified', -1)", "Prev wrong", id="viewer.prev_wrong", show=False),
+        Binding("r", "viewer('random')", "Random", id="viewer.random"),
+        Binding("a", "viewer('filter', -1)", "All classes", id="viewer.all"),
+        *[Binding(str(d), f"viewer('filter', {d})", f"Only {d}s", id=f"viewer.only_{d}", show=False)
+          for d in range(10)],
         Binding("s", "start", "Start", id="run.start"),
         Binding("p", "pause", "Pause/Resume", id="run.pause"),
         Binding("x", "stop", "Stop", id="run.stop"),
@@ -325,25 +336,37 @@ class MnistApp(App[int]):
         self.tabs.active = tab
         self._focus_for(tab)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "viewer":  # hidden and inert outside the viewer tab
+            tabs = getattr(self, "tabs", None)  # bindings are checked before on_mount too
+            return tabs is not None and tabs.active == "viewer"
+        return True
+
+    def action_viewer(self, name: str, *args: int) -> None:
+        getattr(self.viewer, f"action_{name}")(*args)
+
     def _focus_for(self, tab: str) -> None:
-        if tab == "viewer":
-            self.viewer.focus()
+        if tab in ("viewer", "train"):
+            self.set_focus(None)  # app keys only; the viewer's are app bindings (see BINDINGS)
         elif tab == "runs":
             self.runs_view.refresh_runs()
             self.runs_view.table.focus()
         elif tab in ("inspect", "draw", "explore"):
             {"inspect": self.inspect_view, "draw": self.draw_view, "explore": self.explore_view}[tab].focus()
-        elif tab == "train":
-            self.query_one("#tabs Tabs").focus()  # TabActivated redraws the charts
         elif tab == "setup" and not isinstance(self.focused, (Input, Select)):
             self.query_one("#field-preset", Select).focus()
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "train":
-            self._redraw_charts()  # only what changed while hidden; the rest is cached
+            # The tab appears at once with the charts' last pictures; what changed while it
+            # was hidden is redrawn right after that frame (plotext: ~15 ms a chart).
+            self.call_after_refresh(self._redraw_charts)
         elif event.pane.id == "viewer":
             self.viewer.sync()
+            if isinstance(self.focused, Tabs):  # a click on the tab: ← → must step, not switch tabs
+                self.set_focus(None)
+        self.refresh_bindings()  # the viewer's keys come and go with its tab
 
     def action_leave_field(self) -> None:
         if isinstance(self.focused, (Input, Select)):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
@@ -15,18 +14,9 @@ from mnist_tui.widgets.digit_art import DigitArt
 from mnist_tui.widgets.prob_histogram import ProbHistogram
 
 
-class ViewerView(Vertical, can_focus=True):
-    """Keys work whenever this view has focus (it takes focus when its tab opens)."""
-
-    BINDINGS = [
-        Binding("right", "step(1)", "Next", id="viewer.next"),
-        Binding("left", "step(-1)", "Prev", id="viewer.prev"),
-        Binding("m", "misclassified(1)", "Next wrong", id="viewer.next_wrong"),
-        Binding("M", "misclassified(-1)", "Prev wrong", id="viewer.prev_wrong", show=False),
-        Binding("r", "random", "Random", id="viewer.random"),
-        Binding("a", "filter(-1)", "All classes", id="viewer.all"),
-        *[Binding(str(d), f"filter({d})", f"Only {d}s", id=f"viewer.only_{d}", show=False) for d in range(10)],
-    ]
+class ViewerView(Vertical):
+    """The keys are app bindings that call the ``action_*`` methods here while the viewer tab
+    shows (``MnistApp.check_action``): no focus needed, so opening the tab is cheap."""
 
     def __init__(self, history: RunHistory, *, seed: int = 0, id: str | None = None) -> None:
         super().__init__(id=id)

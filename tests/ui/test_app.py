@@ -173,7 +173,6 @@ async def test_viewer_navigation_and_filters(make, fake: FakeTrainer) -> None:
         await pilot.press("v")
         assert active_tab(app) == "viewer"
         viewer = app.query_one(ViewerView)
-        assert app.focused is viewer
         nav = viewer.nav
         assert nav is not None and nav.index == 0
         await pilot.press("right", "right")
@@ -199,6 +198,22 @@ async def test_viewer_navigation_and_filters(make, fake: FakeTrainer) -> None:
         hist = app.query_one(ProbHistogram)
         assert hist.probs is not None and np.allclose(hist.probs, probs[nav.index])
         assert "◂ predicted" in str(hist.render()) and "true▸" in str(hist.render())
+
+
+async def test_viewer_keys_only_act_on_the_viewer_tab(make) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "s")
+        await wait_for(pilot, lambda: app.history.finished is not None)
+        nav = app.query_one(ViewerView).nav
+        assert nav is not None
+        await pilot.press("t", "right", "right", "7")  # on the charts: nothing happens to the viewer
+        assert (nav.index, nav.class_filter) == (0, None)
+        await pilot.click("#tabs Tab#--content-tab-viewer")  # by mouse: the arrows still step digits
+        await pilot.pause()
+        assert active_tab(app) == "viewer"
+        await pilot.press("right")
+        assert nav.index == 1
 
 
 async def test_viewer_before_any_run_says_so(make) -> None:
