@@ -15,7 +15,9 @@ every timing):
      ``RunFinished.train_seconds`` (the trainer's clock around ``fit``) and n_train × epochs.
      The Training tab is showing: the status line updates at ≤ 20 Hz, charts at 4 fps.
 
-Then key → repaint latency: during a real app run at full speed, alternately press ``v``
+Then key → repaint latency, in a fresh child process that holds only the app (as a user's
+does; garbage from the variants above would otherwise add full GC passes): during a real app
+run at full speed, alternately press ``v``
 and ``t`` (Viewer / Training tab; switching to Training forces a redraw of all four
 charts) and time from posting the key until the screen hands a frame showing the new tab to
 the display (``App._display`` wrapped: in headless mode that is where the compositor's
@@ -24,16 +26,22 @@ measurement with no run in progress is the baseline.
 
 Usage:  python benchmarks/tui_overhead.py [--preset mlp] [--data DIR] [--limit N]
                                           [--epochs 2] [--repeats 3] [--latency-samples 40]
+                                          [--trace-slow MS]
+
+``--trace-slow MS`` prints, for every press slower than MS, the message handlers that took
+over 4 ms and the garbage-collection passes that ran meanwhile: what the tail is made of.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -65,6 +73,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=2, help="epochs per timed run (default 2)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per variant (default 3, min 2)")
     parser.add_argument("--latency-samples", type=int, default=40, help="key presses per latency phase (min 30)")
+    parser.add_argument("--trace-slow", type=float, default=None, metavar="MS",
+                        help="explain every press slower than MS milliseconds")
+    parser.add_argument("--latency-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.repeats < 2 or args.epochs < 1 or args.latency_samples < 30:
         parser.error("--repeats must be >= 2, --epochs >= 1 and --latency-samples >= 30")
@@ -168,6 +179,57 @@ class RepaintProbe:
         return (t_frame - t0) * 1e3
 
 
+class SlowTrace:
+    """What ran during one press: message handlers over 4 ms and GC passes (``--trace-slow``)."""
+
+    def __init__(self, threshold_ms: float) -> None:
+        import gc
+
+        from textual.message_pump import MessagePump
+
+        self.threshold = threshold_ms
+        self.t0 = 0.0
+        self.events: list[str] = []
+        self._gc_start = 0.0
+        original = MessagePump._dispatch_message
+        trace = self
+
+        async def dispatch(pump: Any, message: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return await original(pump, message)
+            finally:
+                ms = (time.perf_counter() - start) * 1e3
+                if ms > 4 and type(message).__name__ != "Key":
+                    trace.note(start, ms, f"{type(pump).__name__}<-{type(message).__name__}")
+
+        MessagePump._dispatch_message = dispatch  # type: ignore[method-assign]
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                self._gc_start = time.perf_counter()
+            else:
+                self.note(self._gc_start, (time.perf_counter() - self._gc_start) * 1e3,
+                          f"gc gen{info['generation']}")
+
+        gc.callbacks.append(on_gc)
+
+    def note(self, start: float, ms: float, what: str) -> None:
+        self.events.append(f"{what} {ms:.0f} ms @{(start - self.t0) * 1e3:.0f}")
+
+    def start(self) -> None:
+        self.t0 = time.perf_counter()
+        self.events.clear()
+
+    def report(self, key: str, ms: float, phase: str) -> None:
+        if ms > self.threshold:
+            print(f"  slow {key!r} {ms:.0f} ms ({phase}): " + ("; ".join(self.events) or "nothing over 4 ms"),
+                  file=sys.stderr, flush=True)
+
+
+TRACE: SlowTrace | None = None
+
+
 async def latency_phase(probe: RepaintProbe, kind: str, n: int, while_training: Any | None) -> list[float]:
     """``n`` presses; ``kind`` is "step" (→ in the viewer) or "tabs" (v/t alternately)."""
     from textual.widgets import TabbedContent
@@ -179,6 +241,9 @@ async def latency_phase(probe: RepaintProbe, kind: str, n: int, while_training: 
     i = 0
     if kind == "step":
         app.action_show_tab("viewer")
+        await asyncio.sleep(0.3)
+    else:
+        app.action_show_tab("train")  # the first press (v) must change something to be painted
         await asyncio.sleep(0.3)
     while len(frames) < n:
         if kind == "step":
@@ -196,7 +261,11 @@ async def latency_phase(probe: RepaintProbe, kind: str, n: int, while_training: 
 
         i += 1
         ok_before = while_training is None or while_training()
+        if TRACE is not None:
+            TRACE.start()
         ms = await probe.measure(key, done)
+        if TRACE is not None:
+            TRACE.report(key, ms, "idle" if while_training is None else "training")
         if ok_before and (while_training is None or while_training()):
             frames.append(ms)
         elif app.history.finished is not None:
@@ -233,6 +302,15 @@ async def latency_run(cfg: TrainConfig, runs_dir: str, n: int) -> dict[str, Any]
             "busy_seconds": busy_seconds, "busy_batches": batches}
 
 
+def latency_in_child(argv: list[str] | None) -> dict[str, Any]:
+    """The latency phase in a fresh process that holds only the app, like a user's: in this
+    one, the earlier variants' models leave garbage whose full GC passes (~110 ms each) would
+    land in the key presses."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), *(sys.argv[1:] if argv is None else argv), "--latency-child"]
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 # ---------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
@@ -245,6 +323,15 @@ def main(argv: list[str] | None = None) -> int:
     except MnistTuiError as err:
         print(f"tui_overhead.py: {err}", file=sys.stderr)
         return 1
+    if args.latency_child:
+        if args.trace_slow is not None:
+            global TRACE
+            TRACE = SlowTrace(args.trace_slow)
+        lat_cfg = cfg.with_changes(epochs=max(cfg.epochs, 20))
+        with tempfile.TemporaryDirectory(prefix="mnist-tui-tuibench-") as tmp:
+            lat = asyncio.run(latency_run(lat_cfg, str(Path(tmp) / "runs"), args.latency_samples))
+        print(json.dumps(lat))
+        return 0
     data = prepare(cfg, ds)
     n_train = len(data.x_train)
     samples = n_train * cfg.epochs
@@ -293,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         lat_cfg = cfg.with_changes(epochs=max(cfg.epochs, 20))
         print(f"\nkey → repaint latency: {args.latency_samples} presses of each kind while training, "
               f"then the same idle ...", flush=True)
-        lat = asyncio.run(latency_run(lat_cfg, runs_dir, args.latency_samples))
+        lat = latency_in_child(argv)
 
     med = {k: statistics.median(v) for k, v in rates.items()}
     best = {k: max(v) for k, v in rates.items()}
