@@ -23,7 +23,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Header, Input, Select, Static, TabbedContent, TabPane, Tabs
 from textual.worker import Worker, WorkerState
 
-from mnist_tui.config import TrainConfig, preset_config
+from mnist_tui.config import TrainConfig, check_backend, preset_config, resolve_backend
 from mnist_tui.errors import MnistTuiError
 from mnist_tui.messages import ConfigChanged, EngineEvent, EventBridge, TrainingProgress
 from mnist_tui.runs.rundir import RunStoreError, default_runs_dir
@@ -131,6 +131,7 @@ class MnistApp(App[int]):
         self.control: TrainControl | None = None
         self.worker: Worker[RunFinished] | None = None
         self.tf_state = "not loaded"
+        self.keras_backend = "auto"
         self.seed = seed
         self._quitting = False
         self._drawn_batches = -1
@@ -242,16 +243,20 @@ class MnistApp(App[int]):
         """
         import threading
 
+        self.keras_backend = resolve_backend(self.initial_config.backend)  # cheap: no import yet
         self.tf_state = "loading"
         threading.Thread(target=self._import_tensorflow, name="import tensorflow", daemon=True).start()
 
     def _import_tensorflow(self) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         try:
+            # The backend the first run will need ("auto": jax when installed): Keras fixes it
+            # at import. The CLI has set it already; this covers make_app used on its own.
+            self.keras_backend = check_backend(self.initial_config.backend)
             import keras  # noqa: F401
         except Exception as err:
             self.tf_state = "failed"
-            self._notify_from_thread(f"TensorFlow failed to load: {one_line(err)}")
+            self._notify_from_thread(f"Keras failed to load: {one_line(err)}")
             return
         freeze_import_garbage()  # keep full GC passes from rescanning TF's objects (~250 ms pauses)
         self.tf_state = "ready"
@@ -559,9 +564,9 @@ class MnistApp(App[int]):
         if not self._ui_alive:
             return
         hint = {
-            "loading": "TensorFlow is loading in the background…",
-            "ready": "TensorFlow ready.",
-            "failed": "TensorFlow failed to load.",
+            "loading": f"Keras ({self.keras_backend}) is loading in the background…",
+            "ready": f"Keras ready ({self.keras_backend}).",
+            "failed": "Keras failed to load.",
         }.get(self.tf_state, "")
         self.status_line.show(self.history, idle_hint=f"Press s to start. {hint}".strip())
 

@@ -17,7 +17,10 @@ OPTIMIZERS = ("sgd", "rmsprop", "adam")
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 LOSSES = ("categorical", "sparse")
 DATASET_NAMES = ("mnist", "fashion-mnist")
-BACKENDS = ("tensorflow", "jax", "torch")
+BACKENDS = ("auto", "tensorflow", "jax", "torch")
+# What "auto" picks, in order, among the installed backends: the fastest mode that reaches the
+# same accuracy on every Keras preset (benchmarks/modes.py; figures in the README).
+AUTO_ORDER = ("jax", "tensorflow")
 
 # Upper bounds that catch typos (an extra zero or three) before they eat hours or RAM.
 MAX_EPOCHS = 10_000
@@ -46,7 +49,7 @@ class TrainConfig:
     val_split: float = 0.0
     seed: int = 0
     jit: bool = False  # XLA-compile the train step: faster steps, but seconds of compiling first
-    backend: str = "tensorflow"  # Keras backend; jax and torch when installed (optional extras)
+    backend: str = "auto"  # Keras backend: auto = the fastest installed (see AUTO_ORDER); jax/torch are extras
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,7 +138,8 @@ FIELD_HELP: dict[str, str] = {
     "val_split": "hold out this fraction of train for validation (0 = validate on the test set)",
     "seed": "random seed for weights and shuffling",
     "jit": "XLA-compile the Keras train step (on/off): faster per step after a compile of several seconds",
-    "backend": "Keras backend: " + ", ".join(BACKENDS) + " (jax/torch only when installed)",
+    "backend": "Keras backend: " + ", ".join(BACKENDS)
+               + " (auto = jax when installed, the fastest at the same accuracy, else tensorflow)",
 }
 
 
@@ -201,14 +205,35 @@ def validate(cfg: TrainConfig) -> None:
             raise ConfigError("dropout", "the scratch network has no dropout")
         if cfg.jit:
             raise ConfigError("jit", "the scratch network is plain NumPy: XLA applies to the Keras presets")
-        if cfg.backend != "tensorflow":
+        if cfg.backend not in ("auto", "tensorflow"):
             raise ConfigError("backend", "the scratch network is plain NumPy: backends apply to the Keras presets")
     if cfg.data_path is not None and not str(cfg.data_path).strip():
         raise ConfigError("data_path", "is empty")
 
 
-def check_backend(backend: str) -> None:
+def resolve_backend(backend: str) -> str:
+    """The concrete backend for ``backend``; "auto" is whatever Keras already runs on in this
+    process, else ``$KERAS_BACKEND``, else the first installed one of AUTO_ORDER."""
+    import importlib.util
+    import os
+    import sys
+
+    if backend != "auto":
+        return backend
+    if "keras" in sys.modules:
+        import keras  # waits for a warm-up import still in progress (module import lock)
+
+        return str(keras.config.backend())
+    env = os.environ.get("KERAS_BACKEND", "")
+    if env in BACKENDS and env != "auto":
+        return env
+    return next((b for b in AUTO_ORDER if b == "tensorflow" or importlib.util.find_spec(b) is not None),
+                "tensorflow")
+
+
+def check_backend(backend: str) -> str:
     """The Keras backend must be installed, and the same one Keras was already loaded with.
+    Returns the concrete backend ("auto" resolved).
 
     Keras reads KERAS_BACKEND once, at its first import: set it here, before that happens.
     """
@@ -216,6 +241,7 @@ def check_backend(backend: str) -> None:
     import os
     import sys
 
+    backend = resolve_backend(backend)
     module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend]
     if backend != "tensorflow" and importlib.util.find_spec(module) is None:
         raise ConfigError("backend", f"{backend} is not installed (pip install 'mnist-tui[{backend}]')")
@@ -228,8 +254,9 @@ def check_backend(backend: str) -> None:
         if current != backend:
             raise ConfigError("backend", f"Keras is already running on {current} in this process; "
                                          f"restart mnist-tui with --backend {backend}")
-        return
+        return backend
     os.environ["KERAS_BACKEND"] = backend
+    return backend
 
 
 def check_against_data(cfg: TrainConfig, n_train: int) -> None:

@@ -16,6 +16,9 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The suite's expectations were measured on TensorFlow, and one pytest process holds one Keras
+# backend: pin "auto" to it here (and in every child). Tests of auto itself clear this.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared/data/mnist-20k"

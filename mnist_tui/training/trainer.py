@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from mnist_tui.config import PRESETS, TrainConfig, check_against_data, check_backend, validate
+from mnist_tui.config import PRESETS, TrainConfig, check_against_data, check_backend, resolve_backend, validate
 from mnist_tui.data import Dataset, load_dataset, one_hot, shape_for, split_validation, take_subset
 from mnist_tui.training.control import BatchMeter, TrainClock, TrainControl
 from mnist_tui.training.events import (
@@ -147,6 +147,8 @@ def train(
     from mnist_tui.runs.rundir import RunRecorder  # local: keeps import cheap for --help
 
     validate(cfg)
+    if cfg.preset != "scratch":  # the run directory records the backend that really ran
+        cfg = cfg.with_changes(backend=resolve_backend(cfg.backend))
     control = control or TrainControl()
     t_start = time.perf_counter()
     sinks: list[Callable[[Event], None]] = [emit] if emit else []
@@ -295,8 +297,8 @@ class _Loop:
 class _KerasLoop(_Loop):
     def fit(self) -> tuple[int, str]:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        check_backend(self.cfg.backend)
-        self.emit(PhaseChanged(COMPILING, f"importing Keras ({self.cfg.backend})"))
+        backend = check_backend(self.cfg.backend)
+        self.emit(PhaseChanged(COMPILING, f"importing Keras ({backend})"))
         import keras
 
         from mnist_tui.models.keras_models import build_model

@@ -116,6 +116,25 @@ def test_other_backends_train_the_same_recipe(real_data_dir: Path, tmp_path: Pat
     assert summary["config"]["backend"] == backend and summary["test_accuracy"] > 0.85
 
 
+def test_default_backend_is_auto_and_the_run_records_what_ran(real_data_dir: Path, tmp_path: Path) -> None:
+    """No --backend and no $KERAS_BACKEND: jax when installed (the fastest mode at the same
+    accuracy), else tensorflow; config.json names the one that trained."""
+    import importlib.util
+    import json
+    import os
+
+    expected = "jax" if importlib.util.find_spec("jax") is not None else "tensorflow"
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env["MNIST_TUI_DATA"] = str(real_data_dir)
+    proc = subprocess.run([sys.executable, "-m", "mnist_tui", "train", "--limit", "2000", "--epochs", "1",
+                           "--log-every", "5", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300, env=env, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    (run_dir,) = list(tmp_path.iterdir())
+    assert json.loads((run_dir / "config.json").read_text())["backend"] == expected
+    assert json.loads((run_dir / "summary.json").read_text())["test_accuracy"] > 0.8
+
+
 def test_serve_on_a_busy_port_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("textual_serve")
     import textual_serve.server

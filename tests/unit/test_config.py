@@ -215,3 +215,42 @@ def test_check_against_data() -> None:
     err = _error(check_against_data, cfg, 100)
     assert err.field == "batch_size"
     assert "128" in err.reason and "100 training samples" in err.reason
+
+
+def test_auto_backend_resolves_to_the_fastest_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """auto: Keras's backend if it is already loaded, else $KERAS_BACKEND, else jax when
+    installed (fastest at the same accuracy, benchmarks/modes.py), else tensorflow."""
+    import importlib.util
+    import sys
+
+    from mnist_tui.config import resolve_backend
+
+    assert TrainConfig().backend == "auto"
+    assert resolve_backend("torch") == "torch"  # explicit choices pass through
+    monkeypatch.delitem(sys.modules, "keras", raising=False)
+    monkeypatch.setenv("KERAS_BACKEND", "torch")
+    assert resolve_backend("auto") == "torch"
+    monkeypatch.delenv("KERAS_BACKEND")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "jax" else real(name, *a))
+    assert resolve_backend("auto") == "jax"
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "jax" else real(name, *a))
+    assert resolve_backend("auto") == "tensorflow"
+
+
+def test_auto_backend_follows_a_keras_already_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import keras
+
+    from mnist_tui.config import check_backend, resolve_backend
+
+    monkeypatch.setenv("KERAS_BACKEND", "jax")  # too late to matter: Keras is loaded
+    assert resolve_backend("auto") == keras.config.backend()
+    assert check_backend("auto") == keras.config.backend()  # auto never conflicts
+
+
+def test_scratch_takes_auto_or_tensorflow_but_no_other_backend() -> None:
+    scratch = preset_config("scratch")
+    assert scratch.backend == "auto"
+    validate(scratch.with_changes(backend="tensorflow"))
+    with pytest.raises(ConfigError, match="plain NumPy"):
+        validate(scratch.with_changes(backend="jax"))
