@@ -371,6 +371,8 @@ class MnistApp(App[int]):
             self.viewer.sync()
             if isinstance(self.focused, Tabs):  # a click on the tab: ← → must step, not switch tabs
                 self.set_focus(None)
+        elif event.pane.id == "inspect":
+            self.inspect_view.sync()  # it skips repainting while hidden
         self.refresh_bindings()  # the viewer's keys come and go with its tab
 
     def action_leave_field(self) -> None:

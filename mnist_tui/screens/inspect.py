@@ -139,6 +139,7 @@ class InspectView(Horizontal):
         self.matrix: np.ndarray | None = None
         self.class_names: tuple[str, ...] = tuple(str(i) for i in range(10))
         self.title = ""
+        self._stale = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="inspect-left"):
@@ -169,12 +170,25 @@ class InspectView(Horizontal):
         self.matrix = np.asarray(matrix, dtype=np.int64)
         self.class_names = tuple(class_names)
         self.title = title
+        self._stale = True
+        # Hidden (another tab shows): paint when the tab opens. Its widgets change size, and
+        # a relayout costs a full layout pass of the screen even when they are not visible.
+        if self.is_on_screen:
+            self.sync()
+
+    def sync(self) -> None:
+        """Paint the latest numbers if they are not on screen yet; the app calls this when
+        the tab opens."""
+        if not self._stale or self.matrix is None:
+            return
+        self._stale = False
         self.grid.show(self.matrix, self.class_names)
-        self.query_one("#inspect-title", Static).update(Text(title, style="italic"))
+        self.query_one("#inspect-title", Static).update(Text(self.title, style="italic"))
         self.query_one(ClassAccuracy).show(self.matrix, self.class_names)
         self._describe_cell()
 
     def clear(self, message: str) -> None:
+        self._stale = False
         self.matrix = None
         self.title = ""
         self.grid.clear("—")

@@ -160,3 +160,24 @@ async def test_counts_render_with_and_without_colour(monkeypatch: pytest.MonkeyP
         start = len("\n".join(lines[:2])) + 1 + 4
         cursor_styles = [s.style for s in text.spans if s.start == start and hasattr(s.style, "reverse")]
         assert any(style.reverse for style in cursor_styles)
+
+
+async def test_hidden_view_paints_when_its_tab_opens(make) -> None:
+    """Epoch ends while another tab shows leave the matrix unpainted (no relayout of a hidden
+    pane); opening the tab paints the latest numbers."""
+    from textual.widgets import TabbedContent
+
+    from tests.ui.conftest import wait_for
+
+    app = make()
+    async with app.run_test(size=(110, 34)) as pilot:
+        await pilot.press("escape", "s")
+        await wait_for(pilot, lambda: app.history.finished is not None)
+        view = app.query_one(InspectView)
+        grid = app.query_one(ConfusionGrid)
+        assert view.matrix is not None and view.matrix.sum() > 0
+        assert grid.matrix is None  # never shown: nothing painted yet
+        await pilot.press("i")
+        await wait_for(pilot, lambda: app.query_one(TabbedContent).active == "inspect" and grid.matrix is not None)
+        assert np.array_equal(grid.matrix, view.matrix)
+        assert view.title and view.title in str(app.query_one("#inspect-title").render())
