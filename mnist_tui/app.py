@@ -258,7 +258,7 @@ class MnistApp(App[int]):
             self.tf_state = "failed"
             self._notify_from_thread(f"Keras failed to load: {one_line(err)}")
             return
-        freeze_import_garbage()  # keep full GC passes from rescanning TF's objects (~250 ms pauses)
+        freeze_import_garbage(warm_up=True)  # keep full GC passes from rescanning Keras's objects
         self.tf_state = "ready"
         self._notify_from_thread("")
 
@@ -315,6 +315,9 @@ class MnistApp(App[int]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="train", name="training")
     def _train(self, cfg: TrainConfig, control: TrainControl, bridge: EventBridge,
                runs_dir: Path | None) -> RunFinished:
+        if self.preload_tf and cfg.preset != "scratch":
+            check_backend(cfg.backend)  # before anything imports Keras
+            freeze_import_garbage(warm_up=True)  # waits for the warm-up thread's, if still going
         return self.trainer(cfg, bridge, control, runs_dir=runs_dir)
 
     def _active_control(self) -> TrainControl | None:

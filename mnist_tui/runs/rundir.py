@@ -116,13 +116,19 @@ def _finite_or_none(value: float) -> float | None:
     return value if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
-def process_start_ticks(pid: int | str = "self") -> int | None:
-    """The process start time in clock ticks since boot (Linux), to detect a reused pid."""
+def proc_stat(pid: int | str = "self") -> tuple[str, int] | None:
+    """(state letter, start time in clock ticks since boot) from /proc (Linux), or None."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return int(stat.rsplit(")", 1)[1].split()[19])
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return fields[0], int(fields[19])
     except (OSError, IndexError, ValueError):
         return None
+
+
+def process_start_ticks(pid: int | str = "self") -> int | None:
+    """The process start time, to detect a reused pid."""
+    stat = proc_stat(pid)
+    return None if stat is None else stat[1]
 
 
 def boot_id() -> str | None:

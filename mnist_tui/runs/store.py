@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from mnist_tui.runs.rundir import METRICS_COLUMNS, RunStoreError, atomic_write_bytes, boot_id
+from mnist_tui.runs.rundir import METRICS_COLUMNS, RunStoreError, atomic_write_bytes, boot_id, proc_stat
 
 FINAL_STATUSES = ("done", "stopped", "failed")
 RUNNING, INCOMPLETE = "running", "incomplete"
@@ -143,7 +143,7 @@ def owner_alive(owner: dict[str, Any]) -> bool:
         pass  # another user's live process
     except OSError:
         return False
-    stat = _proc_stat(pid)
+    stat = proc_stat(pid)
     if stat is None:
         return True  # no /proc: trust the signal probe
     state, start_ticks = stat
@@ -154,14 +154,6 @@ def owner_alive(owner: dict[str, Any]) -> bool:
         return False
     recorded_start = owner.get("proc_start")
     return not (isinstance(recorded_start, int) and recorded_start != start_ticks)  # else: pid reused
-
-
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return fields[0], int(fields[19])
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def _read_json(path: Path) -> Any:

@@ -26,7 +26,7 @@ from mnist_tui.training.events import (
     Predictions,
     RunFinished,
 )
-from mnist_tui.training.trainer import confusion_matrix, loss_and_accuracy, per_class_accuracy
+from mnist_tui.training.trainer import confusion_matrix, loss_and_accuracy, run_result
 
 
 def evaluate_saved(path: str | os.PathLike[str], cfg: TrainConfig, emit: Emit) -> RunFinished:
@@ -56,13 +56,8 @@ def evaluate_saved(path: str | os.PathLike[str], cfg: TrainConfig, emit: Emit) -
     emit(Predictions(0, probs))
     emit(ModelReady(f"{model.name} from {path}", model.predict))
     seconds = time.perf_counter() - t0
-    result = RunFinished(
-        status=DONE, reason=f"loaded {path} ({model.param_count:,} params)", epochs_completed=0,
-        test_loss=loss if math.isfinite(loss) else math.nan, test_accuracy=acc,
-        per_class_accuracy=tuple(float(a) for a in per_class_accuracy(conf)),
-        confusion=tuple(tuple(int(c) for c in row) for row in conf), train_seconds=0.0, total_seconds=seconds,
-        run_dir=None,
-    )
+    result = run_result(DONE, f"loaded {path} ({model.param_count:,} params)", 0,
+                        loss if math.isfinite(loss) else math.nan, acc, conf, 0.0, seconds, None)
     emit(result)
     emit(PhaseChanged(DONE, result.reason))
     return result

@@ -7,9 +7,11 @@ event goes first to the run recorder (if any), then to the caller's ``emit``.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,20 +48,43 @@ DEFAULT_CHECKPOINT_SECONDS = 30.0
 
 
 _frozen = False
+_freeze_lock = threading.Lock()
 
 
-def freeze_import_garbage() -> None:
+def freeze_import_garbage(warm_up: bool = False) -> None:
     """Move what the Keras/TensorFlow import left behind out of the GC's sight, once.
 
-    Millions of long-lived objects made every full GC pass take ~250 ms, stalling training and
-    the UI alike. Only once per process, before any model exists: frozen objects are never
-    collected, and a model frozen with them would leak when the next run replaces it.
+    Hundreds of thousands of long-lived objects made every full GC pass take 120-250 ms,
+    stalling training and the UI alike. Only once per process, before any model exists: frozen
+    objects are never collected, and a model frozen with them would leak when the next run
+    replaces it. ``warm_up`` (the app) first fits and predicts a throwaway model, because the
+    first ``fit`` imports and caches another ~250k objects that would otherwise stay in sight;
+    the CLI skips it (a second more of start-up, for pauses nobody watches).
     """
     global _frozen
-    if not _frozen:
-        _frozen = True
+    with _freeze_lock:
+        if _frozen:
+            return
+        if warm_up:
+            with contextlib.suppress(Exception):  # a failed warm-up only costs the pauses it would save
+                _fit_throwaway_model()
         gc.collect()
         gc.freeze()
+        _frozen = True
+
+
+def _fit_throwaway_model() -> None:
+    """One tiny fit/predict, then forget it: Keras's lazily built machinery stays, the model goes."""
+    import keras
+
+    keras.utils.set_random_seed(0)  # imports TensorFlow for its RNG even on JAX: ~1,600 modules
+    x = np.zeros((8, 4), np.float32)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")], name="warm_up")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, np.zeros(8, np.int64), batch_size=4, epochs=1, verbose=0, callbacks=[keras.callbacks.Callback()])
+    model.predict_on_batch(x)
+    del model
+    keras.backend.clear_session()  # layer-name counters back to zero: the real model's names are unchanged
 
 
 def checkpoint_interval() -> float:
@@ -118,6 +143,19 @@ def per_class_accuracy(confusion: np.ndarray) -> np.ndarray:
     totals = confusion.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(totals > 0, np.diag(confusion) / np.maximum(totals, 1), np.nan)
+
+
+def run_result(status: str, reason: str, epochs: int, test_loss: float, test_accuracy: float,
+               confusion: np.ndarray, train_seconds: float, total_seconds: float,
+               run_dir: str | None) -> RunFinished:
+    """The run's result from its test-set confusion matrix (trained or loaded, same shape)."""
+    return RunFinished(
+        status=status, reason=reason, epochs_completed=epochs, test_loss=test_loss,
+        test_accuracy=test_accuracy,
+        per_class_accuracy=tuple(float(a) for a in per_class_accuracy(confusion)),
+        confusion=tuple(tuple(int(c) for c in row) for row in confusion),
+        train_seconds=train_seconds, total_seconds=total_seconds, run_dir=run_dir,
+    )
 
 
 class _Fanout:
@@ -274,17 +312,10 @@ class _Loop:
             conf = confusion_matrix(self.data.y_test_int, probs.argmax(axis=1))
         if not failure and (stopped or self._saved_epoch != epochs_done):
             self.checkpoint(epochs_done)  # the final model; after a stop, what the partial epoch learned
-        result = RunFinished(
-            status=status,
-            reason=failure or ("stopped by user" if stopped else ""),
-            epochs_completed=epochs_done,
-            test_loss=test_loss,
-            test_accuracy=test_acc,
-            per_class_accuracy=tuple(float(a) for a in per_class_accuracy(conf)),
-            confusion=tuple(tuple(int(c) for c in row) for row in conf),
-            train_seconds=train_seconds,
-            total_seconds=time.perf_counter() - t_start,
-            run_dir=str(self.recorder.path) if self.recorder is not None else None,
+        result = run_result(
+            status, failure or ("stopped by user" if stopped else ""), epochs_done, test_loss, test_acc, conf,
+            train_seconds, time.perf_counter() - t_start,
+            str(self.recorder.path) if self.recorder is not None else None,
         )
         if not failure:
             name = Path(result.run_dir).name if result.run_dir else self.cfg.preset
@@ -306,8 +337,8 @@ class _KerasLoop(_Loop):
 
         keras.utils.set_random_seed(self.cfg.seed)
         self.emit(PhaseChanged(COMPILING, "building model"))
+        freeze_import_garbage()  # before the model exists, or it would be frozen (and leak) with it
         self.model = build_model(self.cfg)
-        freeze_import_garbage()
         self._predict_chunks = predict_chunks
         callback = StreamingCallback(
             self.emit, self.control, self.meter, self.clock, self.cfg.epochs, self.end_of_epoch

@@ -99,6 +99,8 @@ async def test_open_saved_model_fills_viewer_inspect_and_draw(real_data_dir: Pat
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.history.finished is not None, timeout=60)
         assert app.history.finished.test_accuracy == fin.test_accuracy
+        await pilot.press("i")  # the matrix is painted when its tab opens
+        await wait_for(pilot, lambda: app.query_one(ConfusionGrid).matrix is not None)
         assert app.query_one(ConfusionGrid).matrix.sum() == 10_000
         assert app.query_one(DrawView).predict is not None
         await pilot.press("v", "m")

@@ -382,3 +382,43 @@ def test_checkpoint_interval_saves_final_model_and_honours_the_env(real_data_dir
     monkeypatch.setenv(trainer_mod.CHECKPOINT_ENV, "0")
     train(cfg, runs_dir=tmp_path / "b")
     assert saves == [1, 2, 3]
+
+
+WARM_UP_CHILD = """
+import gc, json, sys
+from mnist_tui.config import preset_config
+from mnist_tui.training.trainer import freeze_import_garbage, train
+freeze_import_garbage(warm_up=True)
+frozen = gc.get_freeze_count()
+seen = []
+result = train(preset_config("mlp").with_changes(epochs=1, limit=1000, data_path=sys.argv[1]), emit=seen.append)
+print(json.dumps({"frozen": frozen, "tracked": len(gc.get_objects()), "status": result.status,
+                  "tf": "tensorflow" in sys.modules}))
+"""
+
+
+def test_app_warm_up_leaves_full_gc_passes_little_to_scan(real_data_dir: Path) -> None:
+    """The app fits a throwaway model before gc.freeze(): Keras's lazily built machinery (and
+    TensorFlow, which set_random_seed imports even on JAX) is frozen with the import, so a run
+    afterwards leaves tens of thousands of objects in sight of full GC passes, not 250k+."""
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", WARM_UP_CHILD, str(real_data_dir)], capture_output=True,
+                          text=True, timeout=300, env={**os.environ}, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["status"] == "done"
+    assert out["frozen"] > 200_000  # Keras and TensorFlow, frozen before the run
+    assert out["tracked"] < 60_000, out
+
+
+def test_warm_up_does_not_rename_the_real_model() -> None:
+    """The throwaway model clears Keras's name counters: the real layers keep their names."""
+    from mnist_tui.models.keras_models import build_model
+    from mnist_tui.training.trainer import _fit_throwaway_model
+
+    _fit_throwaway_model()
+    names = [layer.name for layer in build_model(preset_config("mlp")).layers]
+    assert names == ["dense", "dense_1"]
