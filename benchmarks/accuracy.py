@@ -34,6 +34,11 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mnist_tui.config import resolve_backend
+
+# The default mode users get ("auto": jax when installed, else tensorflow); KERAS_BACKEND=... picks another.
+os.environ["KERAS_BACKEND"] = resolve_backend("auto")
+
 DEFAULT_DATA = "/work/shared/data/mnist-20k"
 DATA_ENV = "MNIST_TUI_DATA"
 GOAL_PP = 0.5
@@ -143,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     import keras
 
     print(f"data {data_dir}: {len(x_train):,} train / {len(x_test):,} test; seed {args.seed}; keras "
-          f"{keras.__version__}; {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.2f}")
+          f"{keras.__version__} on {keras.config.backend()}; {os.cpu_count()} CPU(s), "
+          f"load average {os.getloadavg()[0]:.2f}")
     print(f"\n{'run':>3}  {'preset':<10} {'variant':<28} {'test acc':>9} {'fit s':>7}")
     results: dict[str, dict[str, list[float]]] = {}
     for preset in args.preset_list:

@@ -29,6 +29,11 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mnist_tui.config import resolve_backend
+
+# The default mode users get ("auto": jax when installed, else tensorflow); KERAS_BACKEND=... picks another.
+os.environ["KERAS_BACKEND"] = resolve_backend("auto")
+
 from mnist_tui.config import PRESETS, preset_config
 from mnist_tui.data import DATA_ENV, load_dataset, take_subset
 from mnist_tui.errors import MnistTuiError
@@ -103,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         return seconds
 
     print(f"preset {cfg.preset}: {n:,} train images ({ds.source}), batch {cfg.batch_size},"
-          f" {steps} steps/epoch, {cfg.epochs} epoch(s) per run; keras {keras.__version__}"
+          f" {steps} steps/epoch, {cfg.epochs} epoch(s) per run; keras {keras.__version__} on {keras.config.backend()}"
           f" ({keras.backend.backend()} backend), {os.cpu_count()} CPU(s)")
     print("warming up (untimed): one run of each variant ...", flush=True)
     fit(False)

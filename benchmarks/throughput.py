@@ -47,6 +47,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(1, str(HERE))
 
+from mnist_tui.config import resolve_backend  # noqa: E402
+
+# The default mode users get ("auto": jax when installed, else tensorflow); KERAS_BACKEND=... picks another.
+os.environ["KERAS_BACKEND"] = resolve_backend("auto")
+
 from mnist_tui.config import TrainConfig, preset_config  # noqa: E402
 from mnist_tui.data import DATA_ENV, load_dataset, take_subset  # noqa: E402
 from mnist_tui.errors import MnistTuiError  # noqa: E402

@@ -52,6 +52,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from mnist_tui.config import resolve_backend  # noqa: E402
+
+# The default mode users get ("auto": jax when installed, else tensorflow); KERAS_BACKEND=... picks another.
+os.environ["KERAS_BACKEND"] = resolve_backend("auto")
+
 from mnist_tui.config import PRESETS, TrainConfig, preset_config  # noqa: E402
 from mnist_tui.data import DATA_ENV, load_dataset, take_subset  # noqa: E402
 from mnist_tui.errors import MnistTuiError  # noqa: E402
@@ -340,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"preset {cfg.preset}: {n_train:,} train images ({ds.source}), batch {cfg.batch_size}, "
           f"{math.ceil(n_train / cfg.batch_size)} steps/epoch, {cfg.epochs} epoch(s) per run; "
-          f"keras {keras.__version__}, {os.cpu_count()} CPU(s)", flush=True)
+          f"keras {keras.__version__} on {keras.config.backend()}, {os.cpu_count()} CPU(s)", flush=True)
 
     labels = {
         "A": "plain fit(verbose=0)",
