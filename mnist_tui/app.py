@@ -514,7 +514,7 @@ class MnistApp(App[int]):
         if isinstance(event, (DataReady, Predictions)):
             self.viewer.sync()
         elif isinstance(event, EpochEnd):
-            self._redraw_charts()
+            self._redraw_charts(batch_charts=False)  # the per-batch ones keep to the tick's 2 Hz
         elif isinstance(event, RunFinished):
             self._redraw_charts(force=True)
             self.viewer.sync()
@@ -575,12 +575,12 @@ class MnistApp(App[int]):
         }.get(self.tf_state, "")
         self.status_line.show(self.history, idle_hint=f"Press s to start. {hint}".strip())
 
-    def _redraw_charts(self, force: bool = False) -> None:
+    def _redraw_charts(self, force: bool = False, batch_charts: bool = True) -> None:
         """Only when visible and only what changed (the tick calls this at most 2 times a second)."""
         if self.tabs.active != "train":
             return
         n = self.history.batches
-        if force or n != self._drawn_batches:
+        if batch_charts and (force or n != self._drawn_batches):
             self._drawn_batches = n
             self.loss_chart.redraw()
             self.acc_chart.redraw()

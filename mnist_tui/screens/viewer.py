@@ -6,6 +6,7 @@ import numpy as np
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
 from textual.widgets import Static
 
 from mnist_tui.render.navigation import DigitNavigator
@@ -50,9 +51,13 @@ class ViewerView(Vertical):
         if self.nav is not None and preds is not None and id(preds) != self._pred_epoch:
             self._pred_epoch = id(preds)
             self.nav.set_predictions(preds.probabilities)
-        # Opening the tab syncs too: skip the repaint when nothing it shows has changed.
-        if self._state() != self._drawn:
+        # Hidden, it paints when its tab opens (which syncs again); shown, only on a change.
+        if self._shown() and self._state() != self._drawn:
             self.redraw()
+
+    def _shown(self) -> bool:
+        """Its tab is the active one (set at once on a switch, unlike the compositor's map)."""
+        return all(node.display for node in self.ancestors_with_self if isinstance(node, Widget))
 
     def _state(self) -> tuple[object, ...]:
         """Everything the view shows depends on; equal states draw identical screens."""
