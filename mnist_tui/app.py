@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,6 @@ from mnist_tui.training.events import (
     FAILED,
     STOPPED,
     DataReady,
-    EpochEnd,
     ModelReady,
     PhaseChanged,
     Predictions,
@@ -49,6 +49,7 @@ from mnist_tui.training.events import (
 )
 from mnist_tui.training.history import RunHistory
 from mnist_tui.training.trainer import confusion_matrix, freeze_import_garbage
+from mnist_tui.widgets.cached_plot import CachedPlot
 from mnist_tui.widgets.confusion_grid import ConfusionGrid
 from mnist_tui.widgets.epoch_chart import EpochChart
 from mnist_tui.widgets.hyperparams_form import HyperparamsForm
@@ -59,7 +60,16 @@ from mnist_tui.widgets.train_status import TrainStatus
 
 Trainer = Callable[..., RunFinished]
 TICK_HZ = 4.0  # status line repaints; every frame is Python holding the GIL the training thread needs
-CHART_EVERY = 2  # ticks per chart redraw: plotext is the expensive part (2 Hz, ~7 % of one core)
+CHART_BUDGET = 0.04  # share of the UI thread's time the charts may take while training
+CHART_MIN_INTERVAL = 0.5  # seconds: at most 2 redraws a second however cheap
+CHART_MAX_INTERVAL = 3.0  # and at least one every 3 s however dear
+
+
+def chart_interval(build_seconds: float) -> float:
+    """Seconds until the next chart redraw, so that plotext (pure Python, holding the GIL the
+    training thread needs) takes at most CHART_BUDGET of the time: a redraw that cost 40 ms
+    waits 1 s. Charts downsample to their width, so this cost does not grow with the run."""
+    return min(CHART_MAX_INTERVAL, max(CHART_MIN_INTERVAL, build_seconds / CHART_BUDGET))
 QUIT_GRACE_SECONDS = 15.0
 MIN_SIZE = (80, 24)
 SWITCH_INTERVAL = 0.001  # below this the layout cannot work: say so instead of drawing it broken
@@ -138,7 +148,7 @@ class MnistApp(App[int]):
         self._drawn_epochs = -1
         self._marker = 0
         self._status_dirty = False
-        self._ticks = 0
+        self._next_charts = 0.0  # time.monotonic() of the next paced chart redraw
 
     # -- layout
     def compose(self) -> ComposeResult:
@@ -477,15 +487,17 @@ class MnistApp(App[int]):
         self._status_dirty = True  # painted by the next tick, with the charts, in one frame
 
     def _tick(self) -> None:
-        """The UI's training-time heartbeat: status at TICK_HZ, charts every CHART_EVERY ticks."""
+        """The UI's training-time heartbeat: status at TICK_HZ, charts at the pace their cost allows."""
         if not self._ui_alive:
             return
         if self._status_dirty:
             self._status_dirty = False
             self._refresh_status()
-        self._ticks += 1
-        if self._ticks % CHART_EVERY == 0:
-            self._redraw_charts()
+        now = time.monotonic()
+        if now >= self._next_charts:
+            cost = self._redraw_charts()
+            if cost is not None:
+                self._next_charts = now + chart_interval(cost)
 
     @property
     def _ui_alive(self) -> bool:
@@ -513,8 +525,6 @@ class MnistApp(App[int]):
             self.inspect_view.show(matrix, data.class_names, what)
         if isinstance(event, (DataReady, Predictions)):
             self.viewer.sync()
-        elif isinstance(event, EpochEnd):
-            self._redraw_charts(batch_charts=False)  # the per-batch ones keep to the tick's 2 Hz
         elif isinstance(event, RunFinished):
             self._redraw_charts(force=True)
             self.viewer.sync()
@@ -575,20 +585,25 @@ class MnistApp(App[int]):
         }.get(self.tf_state, "")
         self.status_line.show(self.history, idle_hint=f"Press s to start. {hint}".strip())
 
-    def _redraw_charts(self, force: bool = False, batch_charts: bool = True) -> None:
-        """Only when visible and only what changed (the tick calls this at most 2 times a second)."""
+    def _redraw_charts(self, force: bool = False) -> float | None:
+        """Only when visible and only what changed (epoch ends too wait for the paced tick).
+        Returns what the charts' last pictures cost to build, or None when nothing was drawn."""
         if self.tabs.active != "train":
-            return
+            return None
+        charts: list[CachedPlot] = []
         n = self.history.batches
-        if batch_charts and (force or n != self._drawn_batches):
+        if force or n != self._drawn_batches:
             self._drawn_batches = n
             self.loss_chart.redraw()
             self.acc_chart.redraw()
+            charts += [self.loss_chart, self.acc_chart]
         e = len(self.history.epochs)
         if force or e != self._drawn_epochs:
             self._drawn_epochs = e
             for chart in self.epoch_charts:
                 chart.set_epochs(self.history.epochs)
+            charts += self.epoch_charts
+        return sum(chart.build_seconds for chart in charts) if charts else None
 
 
 def make_app(

@@ -7,6 +7,7 @@ chart, holding the GIL the training thread needs.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from textual.app import RenderResult
@@ -19,6 +20,7 @@ class CachedPlot(PlotextPlot):
         self._version = 0
         self._cache_key: tuple[Any, ...] | None = None
         self._cache: RenderResult | None = None
+        self.build_seconds = 0.0  # what the last new picture cost: the app paces redraws by it
 
     def changed(self) -> None:
         """Call after replotting: the next render builds a new picture."""
@@ -28,6 +30,8 @@ class CachedPlot(PlotextPlot):
     def render(self) -> RenderResult:
         key = (self.size, self._version, self.app.theme, self.theme)
         if key != self._cache_key or self._cache is None:
+            t0 = time.perf_counter()
             self._cache = super().render()
+            self.build_seconds = time.perf_counter() - t0
             self._cache_key = key
         return self._cache

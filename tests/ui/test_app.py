@@ -403,3 +403,26 @@ async def test_animations_off_unless_asked_for(make, monkeypatch) -> None:
     assert make().animation_level == "none"
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "full")
     assert make().animation_level == "full"
+
+
+def test_chart_pace_follows_what_a_picture_costs() -> None:
+    """Charts take at most CHART_BUDGET of the UI thread: dearer pictures, rarer redraws."""
+    from mnist_tui.app import CHART_BUDGET, CHART_MAX_INTERVAL, CHART_MIN_INTERVAL, chart_interval
+
+    assert chart_interval(0.0) == CHART_MIN_INTERVAL  # cheap: the 2 Hz ceiling
+    assert chart_interval(0.040) == pytest.approx(0.040 / CHART_BUDGET)  # 40 ms a redraw: once a second
+    assert chart_interval(10.0) == CHART_MAX_INTERVAL  # never stalls for long
+
+
+async def test_charts_time_their_pictures_and_catch_up_at_the_end(make) -> None:
+    """Each new chart picture records its build cost (the pace's input), and the run's end
+    redraws whatever the paced ticks had not shown yet."""
+    fake = FakeTrainer(batch_delay=0.002)
+    app = make(trainer=fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "s")
+        await wait_for(pilot, lambda: app.history.finished is not None)
+        await pilot.pause(0.3)
+        charts = app.query(BatchChart)
+        assert all(chart.build_seconds > 0 for chart in charts)  # built at least once, and timed
+        assert app._drawn_epochs == len(app.history.epochs)  # the final redraw caught up
