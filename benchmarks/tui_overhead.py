@@ -13,7 +13,8 @@ every timing):
   B  the real app: ``make_app(cfg, runs_dir=tmp)`` under ``run_test(size=(110, 34))``,
      Escape then ``s``, wait for ``app.history.finished``; samples/s from
      ``RunFinished.train_seconds`` (the trainer's clock around ``fit``) and n_train × epochs.
-     The Training tab is showing: the status line updates at ≤ 20 Hz, charts at 4 fps.
+     The Training tab is showing: the status line repaints at 4 Hz, the charts at the pace
+     their cost allows (at most 2 Hz).
 
 Then key → repaint latency, in a fresh child process that holds only the app (as a user's
 does; garbage from the variants above would otherwise add full GC passes): during a real app
