@@ -63,6 +63,9 @@ TICK_HZ = 4.0  # status line repaints; every frame is Python holding the GIL the
 CHART_BUDGET = 0.04  # share of the UI thread's time the charts may take while training
 CHART_MIN_INTERVAL = 0.5  # seconds: at most 2 redraws a second however cheap
 CHART_MAX_INTERVAL = 3.0  # and at least one every 3 s however dear
+QUIT_GRACE_SECONDS = 15.0
+MIN_SIZE = (80, 24)
+SWITCH_INTERVAL = 0.001  # below this the layout cannot work: say so instead of drawing it broken
 
 
 def chart_interval(build_seconds: float) -> float:
@@ -70,9 +73,6 @@ def chart_interval(build_seconds: float) -> float:
     training thread needs) takes at most CHART_BUDGET of the time: a redraw that cost 40 ms
     waits 1 s. Charts downsample to their width, so this cost does not grow with the run."""
     return min(CHART_MAX_INTERVAL, max(CHART_MIN_INTERVAL, build_seconds / CHART_BUDGET))
-QUIT_GRACE_SECONDS = 15.0
-MIN_SIZE = (80, 24)
-SWITCH_INTERVAL = 0.001  # below this the layout cannot work: say so instead of drawing it broken
 
 
 def _default_trainer(*args: Any, **kwargs: Any) -> RunFinished:
