@@ -1,16 +1,17 @@
 """The Textual app: setup, live charts, digit viewer, confusion matrix, runs, drawing and concepts, in tabs.
 
-Build it with ``make_app`` (the CLI and the tests both do), which lets tests inject a fast
-fake trainer. Importing this module does not import TensorFlow: the real trainer imports
-it inside the training thread, and the app warms it up in the background after the first
-frame has painted.
+The app is a client of its runs: every run trains in a process of its own (a warm trainer
+the app keeps ready), and the app follows the run's directory and controls it through
+that directory (``RunSession``). So a closed terminal or an SSH drop costs nothing but the
+view, and ``attach`` picks the run up again. Build the app with ``make_app`` (the CLI and
+the tests both do), which lets tests inject a fake run source. Importing this module does
+not import TensorFlow, and the app never does: draw-a-digit runs the checkpoint in NumPy.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -22,13 +23,28 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Button, Header, Input, Select, Static, TabbedContent, TabPane, Tabs
-from textual.worker import Worker, WorkerState
 
-from mnist_tui.config import TrainConfig, check_backend, preset_config, resolve_backend
+from mnist_tui.config import TrainConfig, preset_config
 from mnist_tui.errors import MnistTuiError
+from mnist_tui.events import (
+    DONE,
+    FAILED,
+    PAUSE,
+    PAUSED,
+    RESUME,
+    STOPPED,
+    Checkpointed,
+    ControlApplied,
+    DataReady,
+    Predictions,
+    RunFinished,
+    TrainerStarted,
+)
+from mnist_tui.history import RunHistory
 from mnist_tui.messages import ConfigChanged, EngineEvent, EventBridge, TrainingProgress
-from mnist_tui.runs.rundir import RunStoreError, default_runs_dir
-from mnist_tui.screens.confirm import ConfirmScreen
+from mnist_tui.runs.rundir import CHECKPOINT, RunStoreError, default_runs_dir
+from mnist_tui.runs.source import ProcessRunSource, RunSource
+from mnist_tui.screens.confirm import Choice, ChoiceScreen, ConfirmScreen
 from mnist_tui.screens.draw import DrawView
 from mnist_tui.screens.explore import ExploreView
 from mnist_tui.screens.inspect import InspectView
@@ -36,19 +52,8 @@ from mnist_tui.screens.runs import RunsView
 from mnist_tui.screens.setup import SetupView
 from mnist_tui.screens.train import TrainView
 from mnist_tui.screens.viewer import ViewerView
-from mnist_tui.training.control import TrainControl
-from mnist_tui.training.events import (
-    DONE,
-    FAILED,
-    STOPPED,
-    DataReady,
-    ModelReady,
-    PhaseChanged,
-    Predictions,
-    RunFinished,
-)
-from mnist_tui.training.history import RunHistory
-from mnist_tui.training.trainer import confusion_matrix, freeze_import_garbage
+from mnist_tui.session import OPEN, RunSession
+from mnist_tui.training.trainer import confusion_matrix
 from mnist_tui.widgets.cached_plot import CachedPlot
 from mnist_tui.widgets.confusion_grid import ConfusionGrid
 from mnist_tui.widgets.epoch_chart import EpochChart
@@ -58,27 +63,20 @@ from mnist_tui.widgets.metric_chart import MARKERS, BatchChart
 from mnist_tui.widgets.model_summary import ModelSummary
 from mnist_tui.widgets.train_status import TrainStatus
 
-Trainer = Callable[..., RunFinished]
-TICK_HZ = 4.0  # status line repaints; every frame is Python holding the GIL the training thread needs
+TICK_HZ = 10.0  # status line repaints: a batch reaches the screen within 0.3 s of its end
 CHART_BUDGET = 0.04  # share of the UI thread's time the charts may take while training
 CHART_MIN_INTERVAL = 0.5  # seconds: at most 2 redraws a second however cheap
 CHART_MAX_INTERVAL = 3.0  # and at least one every 3 s however dear
-QUIT_GRACE_SECONDS = 15.0
+RUNS_REFRESH_SECONDS = 1.0  # the Runs tab's live progress of running runs
+QUIT_GRACE_SECONDS = 5.0  # a stop takes < 2 s; after this the app leaves anyway (the run is its own process)
 MIN_SIZE = (80, 24)
-SWITCH_INTERVAL = 0.001  # below this the layout cannot work: say so instead of drawing it broken
 
 
 def chart_interval(build_seconds: float) -> float:
-    """Seconds until the next chart redraw, so that plotext (pure Python, holding the GIL the
-    training thread needs) takes at most CHART_BUDGET of the time: a redraw that cost 40 ms
-    waits 1 s. Charts downsample to their width, so this cost does not grow with the run."""
+    """Seconds until the next chart redraw, so that plotext (pure Python) takes at most
+    CHART_BUDGET of the UI thread: a redraw that cost 40 ms waits 1 s. Charts downsample
+    to their width, so this cost does not grow with the run."""
     return min(CHART_MAX_INTERVAL, max(CHART_MIN_INTERVAL, build_seconds / CHART_BUDGET))
-
-
-def _default_trainer(*args: Any, **kwargs: Any) -> RunFinished:
-    from mnist_tui.training.trainer import train
-
-    return train(*args, **kwargs)
 
 
 def one_line(err: BaseException) -> str:
@@ -106,9 +104,12 @@ class MnistApp(App[int]):
         Binding("a", "viewer('filter', -1)", "All classes", id="viewer.all"),
         *[Binding(str(d), f"viewer('filter', {d})", f"Only {d}s", id=f"viewer.only_{d}", show=False)
           for d in range(10)],
+        Binding("left_square_bracket", "epoch(-1)", "Epoch −1", id="epochs.prev"),
+        Binding("right_square_bracket", "epoch(1)", "Epoch +1", id="epochs.next"),
         Binding("s", "start", "Start", id="run.start"),
         Binding("p", "pause", "Pause/Resume", id="run.pause"),
         Binding("x", "stop", "Stop", id="run.stop"),
+        Binding("k", "checkpoint", "Checkpoint", id="run.checkpoint", show=False),
         Binding("e", "show_tab('setup')", "Setup", id="view.setup"),
         Binding("t", "show_tab('train')", "Charts", id="view.train"),
         Binding("v", "show_tab('viewer')", "Viewer", id="view.viewer"),
@@ -118,37 +119,41 @@ class MnistApp(App[int]):
         Binding("l", "show_tab('explore')", "Explore", id="view.explore"),
         Binding("c", "cycle_marker", "Marker", id="chart.marker"),
         Binding("q", "request_quit", "Quit", id="app.quit"),
+        Binding("ctrl+q", "request_quit", "Quit", id="app.quit_anywhere", show=False, priority=True),
         Binding("question_mark", "toggle_help", "Help", id="app.help"),
         Binding("escape", "leave_field", "Leave field", id="form.leave", show=False),
     ]
 
-    def __init__(self, config: TrainConfig, *, trainer: Trainer, runs_dir: str | os.PathLike[str] | None,
-                 preload_tf: bool, seed: int = 0, open_model: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, config: TrainConfig, *, source: RunSource, runs_dir: str | os.PathLike[str] | None,
+                 warm: bool, seed: int = 0, open_model: str | os.PathLike[str] | None = None,
+                 attach: str | os.PathLike[str] | None = None) -> None:
         super().__init__()
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             # The tab underline's 0.3 s slide repaints the screen at 60 Hz: frames that cost
-            # bandwidth over SSH and the GIL while training. Opt back in with TEXTUAL_ANIMATIONS.
+            # bandwidth over SSH. Opt back in with TEXTUAL_ANIMATIONS.
             self.animation_level = "none"
         self.open_model = open_model
-        self.predictor: ModelReady | None = None
+        self.attach_to = Path(attach) if attach is not None else None
         self.initial_config = config
         self.config: TrainConfig | None = config
         self.config_errors: dict[str, str] = {}
-        self.trainer = trainer
         self.runs_dir = Path(runs_dir) if runs_dir is not None else None
-        self.preload_tf = preload_tf
+        self.warm = warm
         self.history = RunHistory()
-        self.control: TrainControl | None = None
-        self.worker: Worker[RunFinished] | None = None
-        self.tf_state = "not loaded"
-        self.keras_backend = "auto"
+        self.source = source
+        self.session = RunSession(source, self.history, EventBridge(self.post_message))
         self.seed = seed
+        self.view_epoch: int | None = None  # the epoch Viewer and Inspect show; None: the latest
+        self.predictor_label = ""
+        self.announced: RunFinished | None = None
         self._quitting = False
         self._drawn_batches = -1
         self._drawn_epochs = -1
         self._marker = 0
         self._status_dirty = False
         self._next_charts = 0.0  # time.monotonic() of the next paced chart redraw
+        self._next_runs_refresh = 0.0
+        self._predictor_epoch = -2
 
     # -- layout
     def compose(self) -> ComposeResult:
@@ -172,9 +177,6 @@ class MnistApp(App[int]):
         yield Static("", id="too-small")
 
     def on_mount(self) -> None:
-        # The training thread holds the GIL between TensorFlow ops; a shorter switch interval
-        # hands it to the UI sooner after a key press (Python's default is 5 ms).
-        sys.setswitchinterval(SWITCH_INTERVAL)
         # Keep references: cheaper than a query per tick, and safe whichever screen is on top.
         self.tabs = self.query_one(TabbedContent)
         self.loss_chart = self.query_one("#chart-loss", BatchChart)
@@ -188,17 +190,17 @@ class MnistApp(App[int]):
         self.draw_view = self.query_one(DrawView)
         self.explore_view = self.query_one(ExploreView)
         self.inspect_view.clear("No predictions yet: they arrive at the end of each epoch, or open a saved model.")
-        self.loss_chart.set_series(self.history.batch_loss)
-        self.acc_chart.set_series(self.history.batch_accuracy)
+        self._reset_views()
         self.query_one("#field-preset", Select).focus()  # a newcomer's first move: pick a model
         self.set_interval(1 / TICK_HZ, self._tick)
         self._refresh_status()
         if self.open_model is not None:
-            self.call_after_refresh(self._start_open, self.open_model)
-        elif self.preload_tf:
-            # A moment after the first frame: the import holds the GIL for seconds, and the
-            # first paint must reach the terminal before it starts.
-            self.set_timer(0.3, self._preload_tensorflow)
+            self.call_after_refresh(self._start_open, Path(self.open_model))
+        elif self.attach_to is not None:
+            self.call_after_refresh(self.attach_run, self.attach_to)
+        if self.warm:
+            # A moment after the first frame: the first paint must reach the terminal first.
+            self.set_timer(0.3, self._prepare_trainer)
         self._install_signal_handlers()
         self._check_size(self.size.width, self.size.height)
 
@@ -215,91 +217,99 @@ class MnistApp(App[int]):
                           "\n\nq quits")
 
     def _install_signal_handlers(self) -> None:
-        """SIGTERM/SIGHUP (a closed terminal, or textual-serve closing the tab) end the run as
-        'stopped', saved, instead of killing it mid-write."""
+        """SIGHUP (a closed terminal, an SSH drop) and SIGTERM (kill, textual-serve closing a
+        tab) end the app at once; the run is a process of its own and keeps training."""
         import asyncio
         import signal
 
         try:
             loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGHUP):
-                loop.add_signal_handler(sig, self._quit_after_stop)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass  # not the main thread, or no signals here: quitting still stops training
+            loop.add_signal_handler(signal.SIGHUP, self._leave_now, "hang-up")
+            loop.add_signal_handler(signal.SIGTERM, self._leave_now, "terminated")
+        except (NotImplementedError, RuntimeError, ValueError, AttributeError):
+            pass  # not the main thread, or no signals here
 
-    def _start_open(self, path: str | os.PathLike[str]) -> None:
+    def _leave_now(self, reason: str) -> None:
+        self.session.shutdown(reason)
+        self.exit(0)
+
+    def _prepare_trainer(self) -> None:
+        """Start a warm trainer for the form's backend, so that ``s`` does not wait for Keras."""
+        if self.config is None or self._quitting:
+            return
+        try:
+            self.source.prepare(self.config)
+        except OSError as err:
+            self.notify(f"Cannot start a trainer process: {err}", severity="error")
+        self._refresh_status()
+
+    # -- runs: start, follow, control
+    @property
+    def running(self) -> bool:
+        return self.session.active
+
+    def _reset_views(self) -> None:
+        self._drawn_batches = self._drawn_epochs = -1
+        self.view_epoch = None
+        self.announced = None
+        self.loss_chart.set_series(self.history.batch_loss)
+        self.acc_chart.set_series(self.history.batch_accuracy)
+        for chart in self.epoch_charts:
+            chart.set_epochs([])
+
+    def _follow(self, start: Callable[[], Any], tab: str = "train") -> bool:
+        """Switch every view to a new run, started or attached by ``start``."""
+        try:
+            start()
+        except RunStoreError as err:
+            self.history.phase, self.history.phase_detail = FAILED, one_line(err)
+            if self.session.kind == "train" and not self._quitting:
+                self._offer_unsaved_run(one_line(err))
+            else:
+                self.notify(one_line(err), severity="error", timeout=8)
+            self._refresh_status()
+            return False
+        except OSError as err:
+            self.notify(f"Cannot start a trainer process: {err}", severity="error", timeout=8)
+            return False
+        self._reset_views()
+        self.viewer.sync()
+        self.inspect_view.clear("No predictions yet: the matrix fills at the end of the first epoch.")
+        self.draw_view.set_predictor(None)
+        self._predictor_epoch = -2
+        self.action_show_tab(tab)
+        self._refresh_status()
+        return True
+
+    def attach_run(self, path: Path) -> None:
+        """Follow a run directory: its history at once, then live while it trains."""
+        if self.session.live:
+            self.notify("A run is in progress here: stop it (x) or let it finish first.", severity="warning")
+            return
+        self._follow(lambda: self.session.attach(path))
+
+    def _start_open(self, path: Path) -> None:
         if self.config is None:
             self.notify("Cannot evaluate the model: the form has errors.", severity="error")
             return
-        self.history.reset()
-        self.control = None  # evaluation has nothing to pause or stop
-        self.loss_chart.set_series(self.history.batch_loss)
-        self.acc_chart.set_series(self.history.batch_accuracy)
-        self.action_show_tab("train")
-        self.worker = self._open(path, self.config, EventBridge(self.history, self.post_message))
+        cfg = self.config
+        self._follow(lambda: self.session.open_model(path, cfg))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="train", name="open model")
-    def _open(self, path: str | os.PathLike[str], cfg: TrainConfig, bridge: EventBridge) -> RunFinished:
-        from mnist_tui.training.evaluate_saved import evaluate_saved
-
-        return evaluate_saved(path, cfg, bridge)
-
-    # -- TensorFlow warm-up
-    def _preload_tensorflow(self) -> None:
-        """Import Keras while the user fills the form, so Start is quick.
-
-        A plain daemon thread rather than a Textual worker: Textual waits for its workers on
-        exit, and an import cannot be interrupted, so quitting would hang until it finished.
-        """
-        import threading
-
-        self.keras_backend = resolve_backend(self.initial_config.backend)  # cheap: no import yet
-        self.tf_state = "loading"
-        threading.Thread(target=self._import_tensorflow, name="import tensorflow", daemon=True).start()
-
-    def _import_tensorflow(self) -> None:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        try:
-            # The backend the first run will need ("auto": jax when installed): Keras fixes it
-            # at import. The CLI has set it already; this covers make_app used on its own.
-            self.keras_backend = check_backend(self.initial_config.backend)
-            import keras  # noqa: F401
-        except Exception as err:
-            self.tf_state = "failed"
-            self._notify_from_thread(f"Keras failed to load: {one_line(err)}")
-            return
-        freeze_import_garbage(warm_up=True)  # keep full GC passes from rescanning Keras's objects
-        self.tf_state = "ready"
-        self._notify_from_thread("")
-
-    def _notify_from_thread(self, message: str) -> None:
-        def show() -> None:
-            if message:
-                self.notify(message, severity="error")
-            self._refresh_status()
-
-        with contextlib.suppress(RuntimeError):  # the app has already closed
-            self.call_from_thread(show)
-
-    @property
-    def running(self) -> bool:
-        return self.worker is not None and self.worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
-
-    # -- form
     @on(ConfigChanged)
     def _config_changed(self, message: ConfigChanged) -> None:
         self.config = message.config
         self.config_errors = message.errors
         self.query_one(ModelSummary).show(message.config)
         self.query_one("#start-button", Button).disabled = message.config is None
+        if message.config is not None and self.warm and not self.session.live and self.is_mounted:
+            self.source.prepare(message.config)  # another backend, or NumPy: warm the right trainer
 
     @on(Button.Pressed, "#start-button")
     def _start_pressed(self) -> None:
         self.action_start()
 
-    # -- actions
     def action_start(self, save: bool = True) -> None:
-        if self.running:
+        if self.session.live:
             self.notify("A run is already in progress: stop it (x) first.", severity="warning")
             return
         if self.config is None:
@@ -308,56 +318,62 @@ class MnistApp(App[int]):
             self.action_show_tab("setup")
             return
         cfg = self.config
-        self.history.reset()
-        self.control = TrainControl()
-        bridge = EventBridge(self.history, self.post_message)
-        self._drawn_batches = self._drawn_epochs = -1
-        self.loss_chart.set_series(self.history.batch_loss)
-        self.acc_chart.set_series(self.history.batch_accuracy)
-        for chart in self.epoch_charts:
-            chart.set_epochs([])
-        self.viewer.sync()
-        self.inspect_view.clear("No predictions yet: the matrix fills at the end of the first epoch.")
-        self.action_show_tab("train")
-        self.worker = self._train(cfg, self.control, bridge, self.runs_dir if save else None)
-        self._refresh_status()
+        self.session.kind = "train"
+        self._follow(lambda: self.session.start(cfg, save=save))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="train", name="training")
-    def _train(self, cfg: TrainConfig, control: TrainControl, bridge: EventBridge,
-               runs_dir: Path | None) -> RunFinished:
-        if self.preload_tf and cfg.preset != "scratch":
-            check_backend(cfg.backend)  # before anything imports Keras
-            freeze_import_garbage(warm_up=True)  # waits for the warm-up thread's, if still going
-        return self.trainer(cfg, bridge, control, runs_dir=runs_dir)
-
-    def _active_control(self) -> TrainControl | None:
-        """The running trainer's control, or None after telling the user why there is none."""
-        if self.running and self.control is None:
+    def _control_target(self) -> bool:
+        """Whether there is a run to control; tells the user why not when there is none."""
+        if self.session.active and self.session.kind == OPEN:
             self.notify("Evaluating a saved model: it takes a few seconds.", timeout=2)
-        elif not self.running or self.control is None:
+        elif not self.session.live:
             self.notify("Nothing is training.", severity="warning", timeout=2)
         else:
-            return self.control
-        return None
+            return True
+        return False
+
+    def _send(self, what: Callable[[], Any], message: str) -> None:
+        try:
+            what()
+        except RunStoreError as err:
+            self.notify(one_line(err), severity="error")
+            return
+        self.notify(message, timeout=2)
 
     def action_pause(self) -> None:
-        if control := self._active_control():
-            paused = control.toggle_pause()
-            self.notify("Pausing after this batch…" if paused else "Resuming.", timeout=2)
+        if self._control_target():
+            command = RESUME if self.history.phase == PAUSED else PAUSE
+            self._send(self.session.toggle_pause, "Pausing after this batch…" if command == PAUSE else "Resuming…")
 
     def action_stop(self) -> None:
-        if control := self._active_control():
-            control.stop()
-            self.notify("Stopping after this batch; the run so far is kept.", timeout=3)
+        if self._control_target():
+            self._send(lambda: self.session.stop(quick=True), "Stopping after this batch; the run so far is kept.")
+
+    def action_checkpoint(self) -> None:
+        if self._control_target():
+            self._send(self.session.checkpoint, "Saving the model after this batch…")
+
+    def action_epoch(self, step: int) -> None:
+        """[ / ]: Viewer and Inspect show the predictions of an earlier or later epoch."""
+        epochs = self.history.prediction_epochs()
+        if not epochs:
+            self.notify("No epoch has ended yet.", severity="warning", timeout=2)
+            return
+        current = self.view_epoch if self.view_epoch in epochs else epochs[-1]
+        index = max(0, min(len(epochs) - 1, epochs.index(current) + step))
+        self.view_epoch = None if index == len(epochs) - 1 else epochs[index]
+        self.viewer.show_epoch(self.view_epoch)
+        self._show_inspect()
 
     def action_show_tab(self, tab: str) -> None:
         self.tabs.active = tab
         self._focus_for(tab)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        tabs = getattr(self, "tabs", None)  # bindings are checked before on_mount too
         if action == "viewer":  # hidden and inert outside the viewer tab
-            tabs = getattr(self, "tabs", None)  # bindings are checked before on_mount too
             return tabs is not None and tabs.active == "viewer"
+        if action == "epoch":
+            return tabs is not None and tabs.active in ("viewer", "inspect")
         return True
 
     def action_viewer(self, name: str, *args: int) -> None:
@@ -408,33 +424,44 @@ class MnistApp(App[int]):
         else:
             self.action_show_help_panel()
 
+    # -- leaving
     def action_request_quit(self) -> None:
-        if not self.running:
+        if not self.session.live:
             self.exit(0)
             return
+        if isinstance(self.screen, ChoiceScreen):
+            return
 
-        def answer(yes: bool | None) -> None:
-            if yes:
+        def answer(choice: str | None) -> None:
+            if choice == "stop":
                 self._quit_after_stop()
+            elif choice == "detach":
+                path = self.session.path
+                self.session.shutdown("left by the user")
+                self.exit(0, message=f"The run keeps training in the background: mnist-tui attach "
+                                     f"{path.name if path else ''}")
 
-        self.push_screen(ConfirmScreen("Training is running. Stop it, keep the run so far, and quit?"), answer)
+        self.push_screen(ChoiceScreen(
+            "A run is training. Stop it (the run so far is saved), keep it training in the background "
+            "(attach again with `mnist-tui attach`), or cancel?",
+            [Choice("s", "Stop and quit", "stop", "error"), Choice("b", "Keep training", "detach", "primary"),
+             Choice("c", "Cancel", "cancel")]), answer)
 
     def exit(self, *args: Any, **kwargs: Any) -> None:
-        """However the app ends (q, ctrl+q, a signal), a running trainer is told to stop first:
-        a thread that never stops would keep the process alive after the UI is gone."""
-        if self.control is not None and self.running:
-            self.control.stop(quick=True)
+        """However the app ends, it stops following (the run itself goes on unless stopped)
+        and lets go of its idle warm trainer."""
+        self.session.shutdown("app closed")
         super().exit(*args, **kwargs)
 
     def _quit_after_stop(self) -> None:
         if self._quitting:
             return
         self._quitting = True
-        if self.control is not None:
-            self.control.stop(quick=True)
-        self.notify("Stopping and saving the run…", timeout=QUIT_GRACE_SECONDS)
-        self.set_timer(QUIT_GRACE_SECONDS, lambda: self.exit(0))
-        if not self.running:
+        if self.session.live:
+            self.session.stop(quick=True)
+            self.notify("Stopping and saving the run…", timeout=QUIT_GRACE_SECONDS)
+            self.set_timer(QUIT_GRACE_SECONDS, lambda: self.exit(0))
+        else:
             self.exit(0)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -442,6 +469,8 @@ class MnistApp(App[int]):
         yield SystemCommand("Start training", "Train the model set up in the form (s)", self.action_start)
         yield SystemCommand("Pause / resume training", "Pause after the current batch (p)", self.action_pause)
         yield SystemCommand("Stop training", "Stop after the current batch and keep the run (x)", self.action_stop)
+        yield SystemCommand("Checkpoint now", "Save the model as it is after this batch (k)",
+                            self.action_checkpoint)
         yield SystemCommand("Show setup", "Model and hyperparameters (e)", lambda: self.action_show_tab("setup"))
         yield SystemCommand("Show training charts", "Live loss and accuracy (t)",
                             lambda: self.action_show_tab("train"))
@@ -449,11 +478,15 @@ class MnistApp(App[int]):
                             lambda: self.action_show_tab("viewer"))
         yield SystemCommand("Show confusion matrix", "Per-class accuracy; Enter opens those digits (i)",
                             lambda: self.action_show_tab("inspect"))
+        yield SystemCommand("Previous epoch", "Viewer and Inspect show the epoch before ([)",
+                            lambda: self.action_epoch(-1))
+        yield SystemCommand("Next epoch", "Viewer and Inspect show the epoch after (])",
+                            lambda: self.action_epoch(1))
         yield SystemCommand("Draw a digit", "Classify your own drawing with the current model (d)",
                             lambda: self.action_show_tab("draw"))
         yield SystemCommand("Explore the concepts", "Dataset, activations, batches (l)",
                             lambda: self.action_show_tab("explore"))
-        yield SystemCommand("Show runs", "Every saved run: compare, export, delete, load (u)",
+        yield SystemCommand("Show runs", "Every saved run: attach, compare, resume, export, delete (u)",
                             lambda: self.action_show_tab("runs"))
         yield SystemCommand("Cycle chart marker", "braille / hd / dot (c)", self.action_cycle_marker)
         for name in ("mlp", "mlp-small", "cnn", "scratch"):
@@ -473,21 +506,66 @@ class MnistApp(App[int]):
 
     @on(RunsView.LoadModel)
     def _load_model_from_runs(self, message: RunsView.LoadModel) -> None:
-        if self.running:
+        if self.session.live:
             self.notify("Stop the current run (x) before loading a model.", severity="warning")
             return
         self._start_open(message.path)
+
+    @on(RunsView.OpenRun)
+    def _open_run(self, message: RunsView.OpenRun) -> None:
+        if self.session.path is not None and self.session.path.resolve() == message.path.resolve():
+            self.action_show_tab("train")
+            return
+        self.attach_run(message.path)
+
+    @on(RunsView.ResumeRun)
+    def _resume_run(self, message: RunsView.ResumeRun) -> None:
+        from mnist_tui.runs.launch import start_detached
+
+        if self.session.live:
+            self.notify("A run is in progress here: stop it (x) first.", severity="warning")
+            return
+        try:
+            start_detached(message.path, "resume")
+        except OSError as err:
+            self.notify(f"Cannot start a trainer process: {err}", severity="error")
+            return
+        self.notify(f"Resuming {message.path.name}…", timeout=3)
+        self.set_timer(0.5, lambda: self.attach_run(message.path))
+
+    @on(RunsView.EvaluateRun)
+    def _evaluate_run(self, message: RunsView.EvaluateRun) -> None:
+        try:
+            proc = self.source.evaluate(message.path)
+        except OSError as err:
+            self.notify(f"Cannot start a trainer process: {err}", severity="error")
+            return
+        self.notify(f"Evaluating {message.path.name} on the test set…", timeout=4)
+        if proc is not None:
+            self._await_evaluation(proc, message.path.name)
+
+    @work(thread=True, group="evaluate", exit_on_error=False)
+    def _await_evaluation(self, proc: Any, name: str) -> None:
+        code = proc.wait()
+        self.call_from_thread(self._evaluated, name, code)
+
+    def _evaluated(self, name: str, code: int) -> None:
+        if code == 0:
+            self.notify(f"Evaluated {name}: see its test accuracy in Runs.", timeout=5)
+        else:
+            self.notify(f"Evaluating {name} failed: see trainer.log in its directory.", severity="error")
+        self.runs_view.refresh_runs()
 
     def _pick_preset(self, name: str) -> None:
         self.form.fill(preset_config(name))
         self.action_show_tab("setup")
 
-    # -- engine events
+    # -- the followed run's events
     def on_training_progress(self, message: TrainingProgress) -> None:
         self._status_dirty = True  # painted by the next tick, with the charts, in one frame
 
     def _tick(self) -> None:
-        """The UI's training-time heartbeat: status at TICK_HZ, charts at the pace their cost allows."""
+        """The UI's heartbeat: status at TICK_HZ, charts at the pace their cost allows."""
         if not self._ui_alive:
             return
         if self._status_dirty:
@@ -498,48 +576,111 @@ class MnistApp(App[int]):
             cost = self._redraw_charts()
             if cost is not None:
                 self._next_charts = now + chart_interval(cost)
+        if self.tabs.active == "runs" and now >= self._next_runs_refresh:
+            self._next_runs_refresh = now + RUNS_REFRESH_SECONDS
+            self.runs_view.refresh_live()
+        elif not self.session.active and self.warm and not self._quitting and now >= self._next_runs_refresh:
+            self._next_runs_refresh = now + RUNS_REFRESH_SECONDS
+            self._refresh_status()  # the warm trainer's state ("warming up" → "ready")
 
     @property
     def _ui_alive(self) -> bool:
-        """False while the app shuts down: events from a still-finishing trainer must not
-        touch widgets that are already gone."""
+        """False while the app shuts down: late events must not touch widgets already gone."""
         return self.viewer.is_attached and not self._closing
 
     def on_engine_event(self, message: EngineEvent) -> None:
         if not self._ui_alive:
             return
         event = message.event
-        if isinstance(event, ModelReady):
-            self.predictor = event
-            names = self.history.data.class_names if self.history.data else tuple(str(i) for i in range(10))
-            self.draw_view.set_predictor(event.predict, names, event.label)
-        elif isinstance(event, DataReady):
+        if isinstance(event, DataReady) and event.x_test is not None and event.y_test is not None:
             x_train = event.x_train if event.x_train is not None else event.x_test
             y_train = event.y_train if event.y_train is not None else event.y_test
             self.explore_view.set_data(x_train, y_train, event.x_test, event.y_test, event.class_names,
                                        n_train=event.n_train or None)
-        elif isinstance(event, Predictions) and self.history.data is not None:
-            data = self.history.data
-            matrix = confusion_matrix(data.y_test.astype(np.int64), event.probabilities.argmax(axis=1))
-            what = f"after epoch {event.epoch} (training continues)" if event.epoch else "loaded model, test set"
-            self.inspect_view.show(matrix, data.class_names, what)
-        if isinstance(event, (DataReady, Predictions)):
+        elif isinstance(event, Predictions):
+            if self.view_epoch is None:
+                self._show_inspect()
+        elif isinstance(event, (Checkpointed, TrainerStarted)):
+            self._load_predictor()
+        elif isinstance(event, ControlApplied):
+            self._acknowledge(event)
+        if isinstance(event, (DataReady, Predictions, TrainerStarted)):
             self.viewer.sync()
         elif isinstance(event, RunFinished):
             self._redraw_charts(force=True)
             self.viewer.sync()
             self.runs_view.refresh_runs()
-            if event.confusion and self.history.data is not None and sum(map(sum, event.confusion)):
-                title = f"test set, final ({event.status}, {event.epochs_completed} epochs)"
-                if event.epochs_completed == 0 and event.status == DONE:
-                    title = "loaded model, test set"
-                self.inspect_view.show(np.array(event.confusion), self.history.data.class_names, title)
+            self._show_inspect()
+            self._load_predictor()
             self._announce(event)
-        elif isinstance(event, PhaseChanged) and event.phase == FAILED and event.detail:
-            pass  # the worker's error handler notifies once
-        self._refresh_status()
+            if self._quitting:
+                self.exit(0)
+        self._status_dirty = True
+
+    def _acknowledge(self, ack: ControlApplied) -> None:
+        text = {"pause": "Paused.", "resume": "Resumed.", "stop": "Stop acknowledged: saving the run…",
+                "checkpoint": "Checkpoint requested: the model is saved after this batch."}.get(ack.command)
+        if ack.command == "refused":
+            self.notify(f"The trainer refused a request: {ack.detail}", severity="warning")
+        elif text and not self._quitting:
+            self.notify(text, timeout=2)
+
+    def _show_inspect(self) -> None:
+        """The confusion matrix of the epoch being viewed (or the final evaluation)."""
+        data, fin = self.history.data, self.history.finished
+        if data is None or data.y_test is None:
+            return
+        names = data.class_names
+        if self.view_epoch is None and fin is not None and fin.confusion and sum(map(sum, fin.confusion)):
+            title = f"test set, final ({fin.status}, {fin.epochs_completed} epochs)"
+            if not fin.evaluated:
+                title = f"test set after epoch {fin.epochs_completed} ({fin.status}; final evaluation skipped)"
+            if fin.epochs_completed == 0 and fin.status == DONE:
+                title = "loaded model, test set"
+            self.inspect_view.show(np.array(fin.confusion), names, title)
+            return
+        preds = self.history.predictions_by_epoch.get(self.view_epoch) if self.view_epoch is not None \
+            else self.history.predictions
+        if preds is None or preds.probabilities is None:
+            return
+        matrix = confusion_matrix(data.y_test.astype(np.int64), preds.probabilities.argmax(axis=1))
+        live = " (training continues)" if self.session.live else ""
+        what = f"after epoch {preds.epoch}{live}" if preds.epoch else "loaded model, test set"
+        epochs = self.history.prediction_epochs()
+        if len(epochs) > 1:
+            what += f" · [ ] epochs {epochs[0]}–{epochs[-1]}"
+        self.inspect_view.show(matrix, names, what)
+
+    def _load_predictor(self) -> None:
+        """Draw-a-digit classifies with the run's latest checkpoint, run in NumPy off the UI thread."""
+        path = self.session.path
+        epoch = self.history.checkpoint_epoch
+        if path is None or (epoch == self._predictor_epoch and self.history.finished is None):
+            return
+        self._predictor_epoch = epoch
+        self._read_checkpoint(path / CHECKPOINT, path.name)
+
+    @work(thread=True, exclusive=True, group="predictor", exit_on_error=False)
+    def _read_checkpoint(self, path: Path, run: str) -> None:
+        from mnist_tui.models.forward import load_checkpoint
+
+        try:
+            model = load_checkpoint(path)
+        except MnistTuiError:
+            return  # none yet (before the first epoch end), or not runnable in NumPy
+        names = self.history.data.class_names if self.history.data else tuple(str(i) for i in range(10))
+        label = f"{run}, after epoch {model.epoch}" if model.epoch else run
+        with contextlib.suppress(RuntimeError):  # the app closed meanwhile
+            self.call_from_thread(self.draw_view.set_predictor, model.predict, names, label)
 
     def _announce(self, fin: RunFinished) -> None:
+        if self.announced is fin or self._quitting:
+            return
+        self.announced = fin
+        if self.session.kind == OPEN:
+            if fin.status == FAILED:
+                self.notify(fin.reason, title="Cannot open the model", severity="error", timeout=10)
+            return
         if fin.status == DONE:
             self.notify(f"Done: test accuracy {fin.test_accuracy:.2%}.", title="Training finished", timeout=6)
         elif fin.status == STOPPED:
@@ -547,27 +688,12 @@ class MnistApp(App[int]):
         elif fin.status == FAILED:
             self.notify(fin.reason, title="Training failed", severity="error", timeout=10)
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        worker = event.worker
-        if worker.group != "train":
-            return
-        if event.state == WorkerState.ERROR and worker.error is not None:
-            self.history.phase, self.history.phase_detail = FAILED, one_line(worker.error)
-            if isinstance(worker.error, RunStoreError) and self.history.batches == 0 and not self._quitting:
-                self._offer_unsaved_run(one_line(worker.error))
-            else:
-                self.notify(one_line(worker.error), title="Training failed", severity="error", timeout=10)
-        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
-            self._refresh_status()
-            if self._quitting:
-                self.exit(0)
-
     def _offer_unsaved_run(self, reason: str) -> None:
         """The run directory cannot be written (read-only, disk full): train anyway if the user agrees."""
         cfg = self.config
 
         def answer(yes: bool | None) -> None:
-            if yes and cfg is not None and not self.running:
+            if yes and cfg is not None and not self.session.live:
                 self.action_start(save=False)
             else:
                 self.notify("Not started. Choose another runs directory with --runs-dir.", timeout=6)
@@ -578,12 +704,10 @@ class MnistApp(App[int]):
     def _refresh_status(self) -> None:
         if not self._ui_alive:
             return
-        hint = {
-            "loading": f"Keras ({self.keras_backend}) is loading in the background…",
-            "ready": f"Keras ready ({self.keras_backend}).",
-            "failed": "Keras failed to load.",
-        }.get(self.tf_state, "")
-        self.status_line.show(self.history, idle_hint=f"Press s to start. {hint}".strip())
+        hint = self.source.status() if self.warm else ""
+        self.status_line.show(self.history, idle_hint=f"Press s to start. {hint}".strip(),
+                              run=self.session.path.name if self.session.path and self.session.kind != OPEN
+                              else "")
 
     def _redraw_charts(self, force: bool = False) -> float | None:
         """Only when visible and only what changed (epoch ends too wait for the paced tick).
@@ -609,18 +733,21 @@ class MnistApp(App[int]):
 def make_app(
     config: TrainConfig | None = None,
     *,
-    trainer: Trainer | None = None,
+    source: RunSource | None = None,
     runs_dir: str | os.PathLike[str] | None = None,
-    preload_tf: bool | None = None,
+    warm: bool | None = None,
     seed: int = 0,
     open_model: str | os.PathLike[str] | None = None,
+    attach: str | os.PathLike[str] | None = None,
 ) -> MnistApp:
-    """The one way to build the app: the CLI passes the real trainer, tests a fake one."""
+    """The one way to build the app: the CLI gets trainer processes, tests pass a fake source."""
+    runs = Path(runs_dir) if runs_dir is not None else default_runs_dir()
     return MnistApp(
         config or preset_config("mlp"),
-        trainer=trainer or _default_trainer,
-        runs_dir=runs_dir,
-        preload_tf=trainer is None if preload_tf is None else preload_tf,
+        source=source or ProcessRunSource(runs),
+        runs_dir=runs,
+        warm=source is None if warm is None else warm,
         seed=seed,
         open_model=open_model,
+        attach=attach,
     )

@@ -1,4 +1,6 @@
-"""Command line: ``mnist-tui`` opens the app, ``mnist-tui train`` trains headless.
+"""Command line: ``mnist-tui`` opens the app, ``train`` trains headless (in the foreground or
+detached), ``attach`` follows a run in the app, ``resume`` continues one, ``runs`` lists and
+controls the store, ``open`` browses a saved model, ``serve`` puts the app in a browser.
 
 Imports neither TensorFlow nor Textual at module level, so ``--help`` answers at once;
 errors a user can cause become one line on stderr and an exit code, never a traceback.
@@ -124,7 +126,28 @@ def build_parser() -> argparse.ArgumentParser:
                        help="parent directory for the run directory (default: $XDG_DATA_HOME/mnist-tui/runs)")
     train.add_argument("--log-every", type=int, default=0, metavar="N",
                        help="also print a line every N batches (0 = per epoch only)")
-    train.add_argument("--no-save", action="store_true", help="do not write a run directory")
+    train.add_argument("--no-save", action="store_true", help="do not keep the run directory")
+    train.add_argument("--detach", action="store_true",
+                       help="train in the background (its own process and session; survives logging out):"
+                            " prints the run id and how to attach")
+    attach = sub.add_parser(
+        "attach", help="open the app on a run: its whole history, then live while it trains",
+        description="Follow a run in the app: the charts fill with its history at once and then follow it "
+                    "live; pause, stop and checkpoint it from there. Quitting the app leaves the run training.")
+    attach.add_argument("run_id", metavar="RUN", nargs="?", default=None,
+                        help="a run id or a unique prefix (default: the newest running run)")
+    _runs_dir_flag(attach)
+    resume = sub.add_parser(
+        "resume", help="continue a stopped or crashed run from its last checkpoint",
+        description="Continue a run in its own directory from its last checkpoint (weights and optimizer "
+                    "state at the end of an epoch): the same id, epochs counting on. Rows of a partial epoch "
+                    "are kept in the log but marked abandoned.")
+    resume.add_argument("run_id", metavar="RUN", help="a run id or a unique prefix of one")
+    resume.add_argument("--epochs", type=int, default=None, metavar="N",
+                        help="train to N epochs in all (default: the run's own; needed to extend a done run)")
+    resume.add_argument("--detach", action="store_true", help="continue in the background")
+    resume.add_argument("--log-every", type=int, default=0, metavar="N", help=argparse.SUPPRESS)
+    _runs_dir_flag(resume)
     _add_runs_parser(sub)
     opener = sub.add_parser(
         "open", help="open a saved model (.keras, or a scratch .npz): evaluate it, then browse its predictions",
@@ -144,18 +167,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 SORT_CHOICES = ("started", "accuracy", "duration", "preset")
+CONTROL_ACTIONS = {"pause": "paused", "resume": "resumed", "stop": "stopping (saving the run)",
+                   "checkpoint": "saving the model after this batch"}
+ACK_SECONDS = 3.0
+
+
+def _runs_dir_flag(p: argparse.ArgumentParser) -> None:
+    # SUPPRESS: keep a --runs-dir given before the command (see _add_config_flags).
+    p.add_argument("--runs-dir", dest="runs_dir", default=argparse.SUPPRESS, metavar="DIR",
+                   help="the run store (default: $XDG_DATA_HOME/mnist-tui/runs)")
 
 
 def _add_runs_parser(sub: Any) -> None:
-    """``mnist-tui runs list|export|delete``: the run store from the shell."""
-    runs = sub.add_parser("runs", help="list, export or delete saved runs",
-                          description="The saved runs (every run, from the app or `train`).")
+    """``mnist-tui runs list|export|delete|pause|resume|stop|checkpoint|evaluate``."""
+    runs = sub.add_parser("runs", help="list, control, evaluate, export or delete runs",
+                          description="The runs (every run, from the app or `train`), and control of live ones.")
     runs_sub = runs.add_subparsers(dest="runs_command", metavar="ACTION", parser_class=_Parser, required=True)
-
-    def runs_dir_flag(p: argparse.ArgumentParser) -> None:
-        # SUPPRESS: keep a --runs-dir given before the command (see _add_config_flags).
-        p.add_argument("--runs-dir", dest="runs_dir", default=argparse.SUPPRESS, metavar="DIR",
-                       help="the run store (default: $XDG_DATA_HOME/mnist-tui/runs)")
+    runs_dir_flag = _runs_dir_flag
 
     lst = runs_sub.add_parser("list", help="list runs, newest first", description="List the saved runs.")
     runs_dir_flag(lst)
@@ -172,6 +200,18 @@ def _add_runs_parser(sub: Any) -> None:
     rm.add_argument("run_id", metavar="ID", help="a run id or a unique prefix of one")
     rm.add_argument("--yes", action="store_true", help="really delete (required)")
     runs_dir_flag(rm)
+    for action, what in (("pause", "pause a running run after its current batch"),
+                         ("resume", "resume a paused run"),
+                         ("stop", "stop a running run after its current batch; the run is saved"),
+                         ("checkpoint", "save a running run's model now, after its current batch")):
+        ctl = runs_sub.add_parser(action, help=what, description=what[0].upper() + what[1:] + ".")
+        ctl.add_argument("run_id", metavar="ID", help="a run id or a unique prefix of one")
+        runs_dir_flag(ctl)
+    ev = runs_sub.add_parser("evaluate", help="the final test evaluation a stop skipped",
+                             description="Evaluate a stopped run's saved model on the test set and record it "
+                                         "in its summary.")
+    ev.add_argument("run_id", metavar="ID", help="a run id or a unique prefix of one")
+    runs_dir_flag(ev)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -191,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "runs":
         return run_runs(args)
+    if args.command == "resume":
+        return run_resume(args)
     try:
         cfg = config_from_args(args)
     except ConfigError as err:
@@ -212,24 +254,47 @@ def run_app(args: argparse.Namespace, cfg: TrainConfig) -> int:
 
     redirect_native_stderr()
     from mnist_tui.app import make_app
-    from mnist_tui.runs.rundir import default_runs_dir
 
     open_model = getattr(args, "model_path", None)
     if open_model is not None:
         problem = _model_path_problem(open_model)
         if problem:
             return _fail(problem, EXIT_ERROR)
-    app = make_app(cfg, runs_dir=args.runs_dir or default_runs_dir(), open_model=open_model)
+    runs_dir = _runs_dir(args)
+    attach = None
+    if args.command == "attach":
+        from mnist_tui.runs.rundir import RunStoreError
+
+        try:
+            attach = _pick_run(runs_dir, args.run_id).path
+        except RunStoreError as err:
+            return _fail(str(err), EXIT_ERROR)
+    app = make_app(cfg, runs_dir=runs_dir, open_model=open_model, attach=attach)
     app.run()
-    code = int(app.return_code or 0)
-    if (app.preload_tf and app.tf_state != "ready") or app.running:
-        # A TensorFlow import (or a trainer past its grace period) cannot be interrupted, and
-        # Python would wait for its thread before exiting: the user asked to quit, so go now.
-        # Every run file is written atomically, so nothing half-written is left behind.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    return code
+    return int(app.return_code or 0)
+
+
+def _runs_dir(args: argparse.Namespace) -> Any:
+    from pathlib import Path
+
+    from mnist_tui.runs.rundir import default_runs_dir
+
+    value = getattr(args, "runs_dir", None)
+    return Path(value).expanduser() if value else default_runs_dir()
+
+
+def _pick_run(runs_dir: Any, run_id: str | None) -> Any:
+    """The run ``run_id`` names, or (None) the newest running one."""
+    from mnist_tui.runs import store
+    from mnist_tui.runs.rundir import RunStoreError
+
+    if run_id is not None:
+        return store.resolve_run(runs_dir, run_id)
+    running = [r for r in store.list_runs(runs_dir) if r.status == store.RUNNING]
+    if not running:
+        raise RunStoreError(f"no run is training in {runs_dir} (name one: mnist-tui attach ID; "
+                            "see mnist-tui runs list)")
+    return running[0]
 
 
 def _model_path_problem(path: str) -> str:
@@ -284,6 +349,10 @@ def run_runs(args: argparse.Namespace) -> int:
         if args.runs_command == "delete" and not args.yes:
             return _fail("runs delete: add --yes to really delete the run", EXIT_USAGE)
         run = store.resolve_run(runs_dir, args.run_id)
+        if args.runs_command in CONTROL_ACTIONS:
+            return _control(run, args.runs_command)
+        if args.runs_command == "evaluate":
+            return _evaluate(run)
         if args.runs_command == "export":
             result = store.export_run(run, args.fmt, args.out)
             if args.out is None:
@@ -300,12 +369,53 @@ def run_runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _control(run: Any, command: str) -> int:
+    """Send ``command`` through the run directory and wait for the trainer's acknowledgement."""
+    import time
+
+    from mnist_tui.events import ControlApplied
+    from mnist_tui.runs import control, store
+    from mnist_tui.runs.follow import LogReader
+
+    if run.status != store.RUNNING:
+        return _fail(f"run {run.id} is not running ({run.status})", EXIT_ERROR)
+    reader = LogReader(run.path)
+    reader.read_all()  # acknowledgements come after what is there now
+    request = control.send(run.path, command, reason="mnist-tui runs " + command)
+    deadline = time.monotonic() + ACK_SECONDS
+    while time.monotonic() < deadline:
+        for event in reader.read():
+            if isinstance(event, ControlApplied) and event.request == request:
+                if event.command == "refused":
+                    return _fail(f"run {run.id} refused: {event.detail}", EXIT_ERROR)
+                print(f"{run.id}: {CONTROL_ACTIONS[command]}")
+                return EXIT_OK
+        time.sleep(0.05)
+    return _fail(f"run {run.id} did not acknowledge {command} within {ACK_SECONDS:g} s (is it stuck?); "
+                 "the request stays queued", EXIT_ERROR)
+
+
+def _evaluate(run: Any) -> int:
+    from mnist_tui.quiet import redirect_native_stderr
+
+    redirect_native_stderr()
+    from mnist_tui.runs.process import run_job
+
+    try:
+        result = run_job(run.path, "evaluate")
+    except MnistTuiError as err:
+        return _fail(str(err), EXIT_ERROR)
+    print(f"{run.id}: test accuracy {result.test_accuracy:.4f} loss {result.test_loss:.4f} (saved model,"
+          " recorded in its summary)")
+    return EXIT_OK
+
+
 def runs_table(runs: Sequence[Any]) -> str:
     """Aligned plain-text columns for ``runs list``."""
     from mnist_tui.runs import store
 
     head = ("id", "status", "preset", "epochs", "batch", "lr", "test acc", "duration", "started")
-    rows = [(r.id, r.status, r.preset, store.format_epochs(r), store.format_config(r, "batch_size"),
+    rows = [(r.id, store.format_status(r), r.preset, store.format_epochs(r), store.format_config(r, "batch_size"),
              store.format_config(r, "learning_rate"), store.format_accuracy(r.test_accuracy),
              store.format_duration(r.duration_s), store.format_started(r.started)) for r in runs]
     widths = [max(len(row[i]) for row in (head, *rows)) for i in range(len(head))]
@@ -347,7 +457,7 @@ class ProgressPrinter:
             print(text, file=self.stream, flush=True)
 
     def _handle(self, event: Any) -> None:
-        from mnist_tui.training import events as ev
+        from mnist_tui import events as ev
 
         if isinstance(event, ev.BatchEnd):
             if self.progress is not None:
@@ -395,43 +505,126 @@ class ProgressPrinter:
 
 
 def run_train(args: argparse.Namespace, cfg: TrainConfig) -> int:
+    """``mnist-tui train``: make the run directory, then train it here (or detached)."""
+    import shutil
+    import tempfile
+
     from mnist_tui.quiet import redirect_native_stderr
 
     redirect_native_stderr()
-    from mnist_tui.runs.rundir import default_runs_dir
-    from mnist_tui.training.control import TrainControl
-    from mnist_tui.training.trainer import train
+    from mnist_tui.runs.rundir import RunStoreError, create_run_dir, default_runs_dir
 
     if args.log_every < 0:
         return _fail("--log-every: must be 0 or more", EXIT_USAGE)
+    if args.no_save and args.detach:
+        return _fail("--no-save and --detach: a detached run is followed through its directory; keep it",
+                     EXIT_USAGE)
+    parent = tempfile.mkdtemp(prefix="mnist-tui-unsaved-") if args.no_save else (
+        args.out or args.runs_dir or default_runs_dir())
+    try:
+        path = create_run_dir(parent, cfg)
+    except RunStoreError as err:
+        return _fail(str(err), EXIT_ERROR)
+    if args.detach:
+        return _start_detached(path, "train")
+    try:
+        return _foreground(path, "train", cfg, args.log_every, saved=not args.no_save)
+    finally:
+        if args.no_save:
+            shutil.rmtree(parent, ignore_errors=True)
+
+
+def run_resume(args: argparse.Namespace) -> int:
+    """``mnist-tui resume RUN``: the same run directory, from its last checkpoint."""
+    from mnist_tui.quiet import redirect_native_stderr
+
+    redirect_native_stderr()
+    from mnist_tui.runs import store
+    from mnist_tui.runs.rundir import CONFIG, RunStoreError, atomic_write_json, read_config
+
+    if args.epochs is not None and args.epochs < 1:
+        return _fail("--epochs: must be at least 1", EXIT_USAGE)
+    try:
+        run = store.resolve_run(_runs_dir(args), args.run_id)
+        if run.status == store.RUNNING:
+            return _fail(f"run {run.id} is still running (attach to it: mnist-tui attach {run.id})", EXIT_ERROR)
+        cfg = read_config(run.path)
+        if args.epochs is not None and args.epochs != cfg.epochs:
+            if args.epochs < run.epochs_completed:
+                return _fail(f"--epochs: run {run.id} has already trained {run.epochs_completed} epochs",
+                             EXIT_USAGE)
+            cfg = cfg.with_changes(epochs=args.epochs)
+            atomic_write_json(run.path / CONFIG, cfg.to_dict())
+    except RunStoreError as err:
+        return _fail(str(err), EXIT_ERROR)
+    if args.detach:
+        return _start_detached(run.path, "resume")
+    return _foreground(run.path, "resume", cfg, args.log_every, saved=True)
+
+
+def _start_detached(path: Any, action: str) -> int:
+    """Hand the run to a trainer process of its own and say how to follow it."""
+    from mnist_tui.runs.launch import start_detached
+    from mnist_tui.runs.rundir import OWNER, atomic_write_json, owner_record, read_json
+
+    try:
+        proc = start_detached(path, action)
+        owner = read_json(path / OWNER) or {}
+        atomic_write_json(path / OWNER, owner_record(proc.pid) | {"started": owner.get("started")})
+    except OSError as err:
+        return _fail(f"cannot start the trainer process: {err.strerror or err}", EXIT_ERROR)
+    _say(f"{path.name}: training in the background (pid {proc.pid}); output in {path / 'trainer.log'}",
+         sys.stdout)
+    _say(f"follow it: mnist-tui attach {path.name}    control it: mnist-tui runs pause|stop {path.name}",
+         sys.stdout)
+    return EXIT_OK
+
+
+def _foreground(path: Any, action: str, cfg: TrainConfig, log_every: int, *, saved: bool) -> int:
+    """Train (or resume) the run in ``path`` in this process, with progress on stdout.
+
+    Ctrl+C, SIGTERM and SIGHUP stop after the current batch and save the run; a second one
+    aborts. A run that fails before its data is ready leaves no directory behind.
+    """
+    import shutil
+
+    from mnist_tui.events import DataReady
+    from mnist_tui.runs.process import run_job
+    from mnist_tui.training.control import TrainControl
+
     control = TrainControl()
-    printer = ProgressPrinter(cfg, sys.stdout, args.log_every)
+    printer = ProgressPrinter(cfg, sys.stdout, log_every)
     interrupted = threading.Event()
     first_signal: list[int] = []
+    got_data: list[bool] = []
+
+    def emit(event: Any) -> None:
+        if isinstance(event, DataReady):
+            got_data.append(True)
+        printer(event)
 
     def on_signal(signum: int, frame: Any) -> None:
-        # SIGTERM (kill, textual-serve closing a tab) and SIGHUP (terminal gone) stop like the
-        # first Ctrl+C: after this batch, evaluated and saved as "stopped". A second one aborts.
         if interrupted.is_set():
             signal.default_int_handler(signum, frame)
         interrupted.set()
         first_signal.append(signum)
-        control.stop()
+        control.stop(quick=True)
         if signum == getattr(signal, "SIGHUP", None):
             printer.mute()
-        if signum == signal.SIGINT:
-            _say("mnist-tui: stopping after this batch (Ctrl+C again to abort)", sys.stderr)
-        else:
-            _say(f"mnist-tui: {signal.Signals(signum).name}: stopping after this batch (again to abort)", sys.stderr)
+        name = "" if signum == signal.SIGINT else f"{signal.Signals(signum).name}: "
+        again = "Ctrl+C again" if signum == signal.SIGINT else "again"
+        _say(f"mnist-tui: {name}stopping after this batch and saving the run ({again} to abort)", sys.stderr)
 
     stop_signals = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
     previous = {signum: signal.signal(signum, on_signal) for signum in stop_signals}
-    runs_dir = None if args.no_save else (args.out or args.runs_dir or default_runs_dir())
+    failed_early = False
     try:
-        result = train(cfg, printer, control, runs_dir=runs_dir)
+        result = run_job(path, action, emit=emit, control=control)
     except ConfigError as err:
+        failed_early = not got_data
         return _fail(f"{flag_for(err.field)}: {err.reason}", EXIT_USAGE)
     except MnistTuiError as err:
+        failed_early = not got_data and action == "train"
         return _fail(str(err), EXIT_ERROR)
     except KeyboardInterrupt:
         return _fail("aborted", 128 + first_signal[0] if first_signal else EXIT_INTERRUPTED)
@@ -443,12 +636,19 @@ def run_train(args: argparse.Namespace, cfg: TrainConfig) -> int:
         printer.close()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        if failed_early and action == "train":
+            shutil.rmtree(path, ignore_errors=True)  # nothing was trained: not a run worth keeping
     acc = "n/a" if math.isnan(result.test_accuracy) else f"{result.test_accuracy:.4f}"
     loss = "n/a" if math.isnan(result.test_loss) else f"{result.test_loss:.4f}"
-    _say(f"{result.status}: test accuracy {acc} loss {loss} after {result.epochs_completed} epoch(s)"
+    what = "test accuracy" if result.evaluated else f"test accuracy after epoch {result.epochs_completed}"
+    _say(f"{result.status}: {what} {acc} loss {loss} after {result.epochs_completed} epoch(s)"
          f" in {result.train_seconds:.1f}s" + (f" — {result.reason}" if result.reason else ""), sys.stdout)
-    if result.run_dir:
+    if saved and result.run_dir:
         _say(f"run saved to {result.run_dir}", sys.stdout)
+        if result.status == "stopped":
+            name = os.path.basename(result.run_dir)
+            _say(f"continue it: mnist-tui resume {name}    evaluate it: mnist-tui runs evaluate {name}",
+                 sys.stdout)
     if result.status == "failed":
         return _fail(result.reason, EXIT_ERROR)
     # 128 + signal, as a shell reports it: 130 Ctrl+C (SIGINT), 143 SIGTERM, 129 SIGHUP.

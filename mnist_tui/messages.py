@@ -1,24 +1,21 @@
-"""App-wide messages, and the bridge that turns engine events into them.
+"""App-wide messages, and the bridge that turns a run's events into them.
 
-The bridge runs in the training thread: it records every event into the shared
-``RunHistory`` and posts at most ~10 progress messages a second with ``post_message``
-(thread-safe, never blocks training the way ``call_from_thread`` would). Progress messages
-replace each other in the queue if the UI falls behind.
+The bridge runs in the thread that delivers events (a run follower, or a test's fake run
+source), after ``RunSession`` has recorded them into the shared ``RunHistory``. It posts
+with ``post_message`` (thread-safe, never blocks the delivering thread): one coalescing
+``TrainingProgress`` for any number of new batches, and an ``EngineEvent`` for every other
+event, which are few and never dropped.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual.message import Message
 
 from mnist_tui.config import TrainConfig
-from mnist_tui.training.events import BatchEnd, Event
-from mnist_tui.training.history import RunHistory
-
-PROGRESS_INTERVAL = 0.1  # seconds between progress messages: ≤ 10 Hz
+from mnist_tui.events import BatchEnd, Event
 
 
 @dataclass
@@ -33,7 +30,7 @@ class TrainingProgress(Message):
 
 @dataclass
 class EngineEvent(Message):
-    """Any non-batch engine event (phase, data, epoch, predictions, finish): never dropped."""
+    """Any non-batch event of the followed run (phase, data, epoch, predictions, finish)."""
 
     event: Event
 
@@ -47,21 +44,20 @@ class ConfigChanged(Message):
 
 
 class EventBridge:
-    """The ``emit`` callable the app hands to the trainer."""
+    """The ``deliver`` callable the app hands to its ``RunSession``."""
 
-    def __init__(self, history: RunHistory, post: Callable[[Message], object],
-                 interval: float = PROGRESS_INTERVAL) -> None:
-        self.history = history
+    def __init__(self, post: Callable[[Message], object]) -> None:
         self.post = post
-        self.interval = interval
-        self._last_post = 0.0
 
-    def __call__(self, event: Event) -> None:
-        self.history.record(event)
-        if isinstance(event, BatchEnd):
-            now = time.monotonic()
-            if now - self._last_post >= self.interval or event.step == event.steps:
-                self._last_post = now
-                self.post(TrainingProgress(event))
-        else:
-            self.post(EngineEvent(event))
+    def __call__(self, events: list[Event]) -> None:
+        latest: BatchEnd | None = None
+        for event in events:
+            if type(event) is BatchEnd:
+                latest = event
+            else:
+                if latest is not None:  # batches before an epoch end are painted with it
+                    self.post(TrainingProgress(latest))
+                    latest = None
+                self.post(EngineEvent(event))
+        if latest is not None:
+            self.post(TrainingProgress(latest))

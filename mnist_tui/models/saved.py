@@ -28,6 +28,7 @@ class LoadedModel:
     param_count: int
     summary_rows: tuple[tuple[str, str, int], ...]  # (layer, output shape, params)
     predict: Predict
+    forward: dict[str, np.ndarray] | None = None  # checkpoint arrays for NumPy inference, when convertible
 
 
 def _as_layout(x: np.ndarray, input_shape: tuple[int | None, ...]) -> np.ndarray:
@@ -79,8 +80,10 @@ def _load_scratch(p: Path) -> LoadedModel:
     def predict(x: np.ndarray) -> np.ndarray:
         return net.predict_proba(_as_layout(x, (None, 784)))
 
+    layers = [{"kind": "dense", "activation": net.activation}, {"kind": "dense", "activation": "softmax"}]
+    weights = [net.params[k] for k in ("W1", "b1", "W2", "b2")]
     return LoadedModel(p, "scratch", f"scratch ({net.hidden} {net.activation})", net.param_count,
-                       tuple(net.summary_rows()), predict)
+                       tuple(net.summary_rows()), predict, _checkpoint_arrays(layers, weights, "flat"))
 
 
 def _load_keras(p: Path) -> LoadedModel:
@@ -118,7 +121,63 @@ def _load_keras(p: Path) -> LoadedModel:
         out = [np.asarray(model.predict_on_batch(arr[i:i + 1000])) for i in range(0, len(arr), 1000)]
         return np.concatenate(out).astype(np.float32, copy=False) if out else np.zeros((0, 10), np.float32)
 
-    return LoadedModel(p, "keras", model.name, int(model.count_params()), rows, predict)
+    return LoadedModel(p, "keras", model.name, int(model.count_params()), rows, predict,
+                       _forward_from_keras(model, input_shape))
+
+
+LAYOUT_OF = {(784,): "flat", (28, 28): "image", (28, 28, 1): "image_channels"}
+
+
+def _checkpoint_arrays(layers: list[dict[str, object]], weights: list[np.ndarray],
+                       layout: str) -> dict[str, np.ndarray] | None:
+    """The arrays of a checkpoint.npz that ``mnist_tui.models.forward`` can run, or None."""
+    import json
+
+    from mnist_tui.models.forward import check_spec
+
+    weights = [np.asarray(w, dtype=np.float32) for w in weights]
+    try:
+        check_spec(layers, weights, layout)
+    except ValueError:
+        return None
+    arrays = {f"w{i:03d}": w for i, w in enumerate(weights)}
+    arrays["meta"] = np.array(json.dumps({"format": "mnist-tui-checkpoint", "version": 1, "epoch": 0,
+                                          "input": layout, "layers": layers}))
+    return arrays
+
+
+def _forward_from_keras(model: object, input_shape: tuple[int | None, ...]) -> dict[str, np.ndarray] | None:
+    """A Sequential of Dense / Conv2D (stride 1, same) / MaxPooling2D / Flatten / Dropout
+    layers converts to the NumPy interpreter; anything else stays Keras-only (None)."""
+    layout = LAYOUT_OF.get(tuple(input_shape[1:]))
+    if layout is None:
+        return None
+    layers: list[dict[str, object]] = []
+    weights: list[np.ndarray] = []
+    for layer in getattr(model, "layers", []):
+        kind = type(layer).__name__
+        config = layer.get_config()
+        if kind in ("Dense", "Conv2D"):
+            if not config.get("use_bias", True):
+                return None
+            if kind == "Conv2D" and (config.get("padding") != "same" or tuple(config.get("strides", (1, 1))) != (1, 1)
+                                     or tuple(config.get("dilation_rate", (1, 1))) != (1, 1)):
+                return None
+            activation = config.get("activation", "linear")
+            item: dict[str, object] = {"kind": "dense" if kind == "Dense" else "conv",
+                                       "activation": activation if isinstance(activation, str) else "?"}
+            layers.append(item)
+            weights.extend(layer.get_weights())
+        elif kind == "MaxPooling2D":
+            size, strides = tuple(config.get("pool_size", (2, 2))), tuple(config.get("strides") or config["pool_size"])
+            if size[0] != size[1] or size != strides or config.get("padding", "valid") != "valid":
+                return None
+            layers.append({"kind": "pool", "size": int(size[0])})
+        elif kind in ("Flatten", "Dropout"):
+            layers.append({"kind": kind.lower()})
+        elif kind != "InputLayer":
+            return None
+    return _checkpoint_arrays(layers, weights, layout)
 
 
 def evaluate(model: LoadedModel, x: np.ndarray, y: np.ndarray, progress: Callable[[int, int], None] | None = None,

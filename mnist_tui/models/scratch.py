@@ -177,6 +177,17 @@ class ScratchNet:
                 self.params[key] -= lr_t * grad
         return loss, acc
 
+    def velocity(self) -> dict[str, np.ndarray]:
+        """The momentum buffers (zeros where none exists yet): a checkpoint saves them so a
+        resumed run continues with the same momentum, not from rest."""
+        return {k: self._velocity.get(k, np.zeros_like(self.params[k])) for k in PARAM_KEYS}
+
+    def set_velocity(self, velocity: dict[str, np.ndarray]) -> None:
+        for key, value in velocity.items():
+            if key not in self.params or value.shape != self.params[key].shape:
+                raise ValueError(f"momentum buffer {key!r} does not fit the network")
+        self._velocity = {k: np.array(v, dtype=self.dtype) for k, v in velocity.items()}
+
     def predict_proba(self, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
         """Forward in chunks so evaluating 60k images never builds one huge hidden matrix."""
         x = np.asarray(x)

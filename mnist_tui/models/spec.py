@@ -99,3 +99,20 @@ def summary(cfg: TrainConfig) -> list[SummaryRow]:
 
 def param_count(cfg: TrainConfig) -> int:
     return sum(row.params for row in summary(cfg))
+
+
+def forward_spec(cfg: TrainConfig) -> list[dict[str, object]]:
+    """The layers as plain data for ``mnist_tui.models.forward``: what a checkpoint carries so
+    that the app can run the model with NumPy alone (draw-a-digit, activations)."""
+    spec: list[dict[str, object]] = []
+    for layer in layers_for(cfg):
+        if layer.kind in ("dense", "conv"):
+            item: dict[str, object] = {"kind": layer.kind, "activation": layer.activation or "linear"}
+            if layer.kind == "conv":
+                item["padding"] = "same"
+            spec.append(item)
+        elif layer.kind == "pool":
+            spec.append({"kind": "pool", "size": 2})
+        else:
+            spec.append({"kind": layer.kind})
+    return spec

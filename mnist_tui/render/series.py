@@ -43,6 +43,10 @@ class Series:
         self._ccount[n + 1] = self._ccount[n] + (1.0 if finite else 0.0)
         self._n = n + 1  # publish last, so readers never see an unwritten slot
 
+    def truncate(self, n: int) -> None:
+        """Keep the first ``n`` values (a resumed run abandons the rows of its partial epoch)."""
+        self._n = max(0, min(n, self._n))
+
     def view(self) -> np.ndarray:
         return self._data[: self._n]
 

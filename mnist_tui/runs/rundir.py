@@ -1,20 +1,29 @@
-"""The run directory: config.json, run.json (owner pid), metrics.csv (every batch), summary.json
-and the model.
+"""The run directory: its layout, its marker, crash-safe writes, and the process that owns it.
 
-Writes are crash-safe: JSON files and the model go through a temp file + ``os.replace``;
-metrics.csv is append-only and flushed at every epoch end, every few seconds and at the end,
-so a killed process leaves every completed batch up to the last flush readable.
+A run directory is the whole record of a run and the whole protocol between its trainer and
+any number of followers (the app, ``attach``, ``runs list``), on this machine or another one
+over a shared filesystem::
+
+    config.json        the full config (atomic)
+    run.json           the marker (format + version) and the owner: pid, host, process start,
+                       boot id; its mtime is the trainer's heartbeat
+    events.jsonl       every event, one line each, append-only (mnist_tui.events codec)
+    test-set.npz       the test images and labels the predictions refer to
+    predictions/       epoch-NNNN.npy: float16 softmax outputs of every completed epoch
+    checkpoint.npz     weights + optimizer state at the last checkpointed epoch end (resume)
+    model.keras|.npz   the final model (the last completed batch), written at the end
+    summary.json       written last: status, test figures, confusion matrix, timings
+    control/           requests from followers, polled by the trainer (mnist_tui.runs.control)
+    trainer.log        the trainer process's own output when it runs in the background
+
+Only the owner may read or control a run: directories are 0700, files 0600.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import json
-import math
 import os
-import shutil
 import socket
 import tempfile
 import time
@@ -25,24 +34,14 @@ from typing import Any
 
 from mnist_tui.config import TrainConfig
 from mnist_tui.errors import MnistTuiError
-from mnist_tui.training.events import BatchEnd, DataReady, EpochEnd, Event, RunFinished
 
-METRICS_COLUMNS = (
-    "kind",  # batch | epoch
-    "epoch",
-    "step",
-    "steps",
-    "seen",
-    "loss_running_mean",  # Keras's logs['loss']: mean since the start of the epoch
-    "accuracy_running_mean",
-    "batch_loss",  # this batch's own value, recovered from the running means
-    "batch_accuracy",
-    "val_loss",
-    "val_accuracy",
-    "samples_per_sec",
-    "elapsed_s",
-)
-FLUSH_SECONDS = 5.0
+RUN_FORMAT = "mnist-tui-run"
+RUN_FORMAT_VERSION = 2
+CONFIG, OWNER, LOG, SUMMARY = "config.json", "run.json", "events.jsonl", "summary.json"
+TEST_SET, PREDICTIONS, CHECKPOINT, CONTROL, TRAINER_LOG = (
+    "test-set.npz", "predictions", "checkpoint.npz", "control", "trainer.log")
+MODEL_FILES = ("model.keras", "model.npz")
+DIR_MODE, FILE_MODE = 0o700, 0o600
 
 
 class RunStoreError(MnistTuiError):
@@ -56,20 +55,19 @@ def default_runs_dir() -> Path:
     return Path(base) / "mnist-tui" / "runs"
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def predictions_file(epoch: int) -> str:
+    return f"{PREDICTIONS}/epoch-{epoch:04d}.npy"
 
 
-_FILE_MODE = 0o666 & ~_umask()
+def model_file(preset: str) -> str:
+    return "model.npz" if preset == "scratch" else "model.keras"
 
 
+# ----------------------------------------------------------------------------- atomic writes
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temp file beside ``path`` then rename, so readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # 0600
     try:
-        os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600; a run's files are ordinary files
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -90,7 +88,7 @@ def atomic_save(path: Path, save: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         save(Path(tmp))
-        os.chmod(tmp, _FILE_MODE)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         _unlink_quietly(tmp)
@@ -108,14 +106,15 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def _num(value: float) -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.6g}"
+def read_json(path: Path) -> Any:
+    """The parsed file, or None when it is missing or unreadable."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
-def _finite_or_none(value: float) -> float | None:
-    return value if isinstance(value, (int, float)) and math.isfinite(value) else None
-
-
+# ----------------------------------------------------------------------------- the owner
 def proc_stat(pid: int | str = "self") -> tuple[str, int] | None:
     """(state letter, start time in clock ticks since boot) from /proc (Linux), or None."""
     try:
@@ -139,138 +138,118 @@ def boot_id() -> str | None:
         return None
 
 
-def run_owner(started: datetime) -> dict[str, Any]:
-    """The content of run.json: which process on which host writes the run, since when."""
-    return {"pid": os.getpid(), "host": socket.gethostname(), "started": started.isoformat(timespec="seconds"),
-            "proc_start": process_start_ticks(), "boot_id": boot_id()}
+def owner_record(pid: int | None = None, started: datetime | None = None) -> dict[str, Any]:
+    """The content of run.json: the marker, and which process on which host owns the run."""
+    pid = os.getpid() if pid is None else pid
+    started = started or datetime.now(timezone.utc)
+    return {"format": RUN_FORMAT, "version": RUN_FORMAT_VERSION, "pid": pid, "host": socket.gethostname(),
+            "started": started.isoformat(timespec="seconds"), "proc_start": process_start_ticks(pid),
+            "boot_id": boot_id()}
 
 
-class RunRecorder:
-    """An event listener that keeps a run directory up to date as training goes."""
+def is_marker(owner: Any) -> bool:
+    """Whether a parsed run.json is the marker this project writes."""
+    return isinstance(owner, dict) and owner.get("format") == RUN_FORMAT and isinstance(owner.get("version"), int)
 
-    def __init__(self, parent: str | os.PathLike[str], cfg: TrainConfig) -> None:
-        self.cfg = cfg
-        self.started = datetime.now(timezone.utc)
-        parent = Path(parent).expanduser()
-        self.path = None  # type: ignore[assignment]
-        self._metrics = None  # type: ignore[assignment]
+
+def pid_alive(owner: dict[str, Any]) -> bool | None:
+    """Whether run.json's process is alive: True/False on its own host, None elsewhere
+    (the caller then judges by the heartbeat)."""
+    pid = owner.get("pid")
+    if owner.get("host") != socket.gethostname():
+        return None
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        pass  # another user's live process
+    except OSError:
+        return False
+    stat = proc_stat(pid)
+    if stat is None:
+        return True  # no /proc: trust the signal probe
+    state, start_ticks = stat
+    if state in ("Z", "X"):
+        return False  # killed but not yet reaped
+    recorded_boot = owner.get("boot_id")
+    if recorded_boot and recorded_boot != boot_id():
+        return False
+    recorded_start = owner.get("proc_start")
+    return not (isinstance(recorded_start, int) and recorded_start != start_ticks)  # else: pid reused
+
+
+HEARTBEAT_SECONDS = 1.0  # the trainer touches run.json this often
+REMOTE_DEAD_SECONDS = 30.0  # a run on another host whose heartbeat is older than this is gone
+
+
+def heartbeat(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.utime(path / OWNER)
+
+
+def owner_alive(path: Path, owner: dict[str, Any] | None = None) -> bool:
+    """Whether the run's trainer still lives: by pid on this host, by heartbeat elsewhere."""
+    owner = read_json(path / OWNER) if owner is None else owner
+    if not isinstance(owner, dict):
+        return False
+    alive = pid_alive(owner)
+    if alive is not None:
+        return alive
+    try:
+        age = time.time() - (path / OWNER).stat().st_mtime
+    except OSError:
+        return False
+    return age < REMOTE_DEAD_SECONDS
+
+
+# ----------------------------------------------------------------------------- creation
+def create_run_dir(parent: str | os.PathLike[str], cfg: TrainConfig, owner_pid: int | None = None) -> Path:
+    """Make ``<parent>/<YYYYmmdd-HHMMSS>-<preset>[-n]/`` with its config and marker.
+
+    ``owner_pid`` is the process that will train it (a launcher hands the directory to a
+    warm trainer it started); the trainer rewrites run.json when it takes over.
+    """
+    parent = Path(parent).expanduser()
+    path: Path | None = None
+    try:
+        parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+        started = datetime.now(timezone.utc)
+        path = _unique_dir(parent, started, cfg.preset)
+        atomic_write_json(path / CONFIG, cfg.to_dict())
+        atomic_write_json(path / OWNER, owner_record(owner_pid, started))
+        (path / CONTROL).mkdir(mode=DIR_MODE)
+    except OSError as err:
+        if path is not None:
+            import shutil
+
+            shutil.rmtree(path, ignore_errors=True)  # a half-made run dir would list as a run
+        raise RunStoreError(f"cannot write run directory under {parent}: {err.strerror or err}") from err
+    return path
+
+
+def _unique_dir(parent: Path, started: datetime, preset: str) -> Path:
+    stamp = started.astimezone().strftime("%Y%m%d-%H%M%S")
+    for n in range(1000):
+        path = parent / (f"{stamp}-{preset}" + (f"-{n}" if n else ""))
         try:
-            parent.mkdir(parents=True, exist_ok=True)
-            self.path = self._make_unique_dir(parent)
-            atomic_write_json(self.path / "config.json", cfg.to_dict())
-            # Who owns the run: lets the store tell "still running" from "crashed / killed"
-            # while summary.json (written last) is missing.
-            atomic_write_json(self.path / "run.json", run_owner(self.started))
-            self._metrics = open(self.path / "metrics.csv", "w", newline="", encoding="utf-8")  # noqa: SIM115
-            self._metrics.write(",".join(METRICS_COLUMNS) + "\n")
-            self._metrics.flush()
-        except OSError as err:
-            # Leave nothing behind: a half-made run dir would list as "running" while we live.
-            if self._metrics is not None:
-                self._metrics.close()
-            if self.path is not None:
-                shutil.rmtree(self.path, ignore_errors=True)
-            raise RunStoreError(f"cannot write run directory under {parent}: {err.strerror or err}") from err
-        self._pending: list[BatchEnd | EpochEnd] = []
-        self._last_flush = time.monotonic()
-        self._data: DataReady | None = None
-        self._epochs: list[EpochEnd] = []
+            path.mkdir(mode=DIR_MODE)
+            os.chmod(path, DIR_MODE)  # mkdir's mode is masked by the umask
+            return path
+        except FileExistsError:
+            continue
+    raise RunStoreError(f"cannot find a free run directory name in {parent}")
 
-    def _make_unique_dir(self, parent: Path) -> Path:
-        stamp = self.started.astimezone().strftime("%Y%m%d-%H%M%S")
-        for n in range(1000):
-            path = parent / (f"{stamp}-{self.cfg.preset}" + (f"-{n}" if n else ""))
-            try:
-                path.mkdir()
-                return path
-            except FileExistsError:
-                continue
-        raise RunStoreError(f"cannot find a free run directory name in {parent}")
 
-    @property
-    def model_path(self) -> Path:
-        return self.path / ("model.npz" if self.cfg.preset == "scratch" else "model.keras")
+def read_config(path: Path) -> TrainConfig:
+    """The run's config.json as a validated config (a RunStoreError names what is wrong)."""
+    from mnist_tui.config import config_from_mapping
+    from mnist_tui.errors import ConfigError
 
-    def __call__(self, event: Event) -> None:
-        """Hot path for BatchEnd: one list append and one clock read."""
-        if isinstance(event, BatchEnd):
-            self._pending.append(event)
-            if time.monotonic() - self._last_flush > FLUSH_SECONDS:
-                self.flush()
-        elif isinstance(event, EpochEnd):
-            self._pending.append(event)
-            self._epochs.append(event)
-            self.flush()
-        elif isinstance(event, DataReady):
-            self._data = event
-        elif isinstance(event, RunFinished):
-            self.flush()
-            self.write_summary(event)
-
-    def flush(self) -> None:
-        self._last_flush = time.monotonic()
-        if not self._pending or self._metrics.closed:
-            return
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        for ev in self._pending:
-            if isinstance(ev, BatchEnd):
-                writer.writerow((
-                    "batch", ev.epoch, ev.step, ev.steps, ev.seen, _num(ev.loss), _num(ev.accuracy),
-                    _num(ev.batch_loss), _num(ev.batch_accuracy), "", "", f"{ev.samples_per_sec:.1f}",
-                    f"{ev.elapsed:.3f}",
-                ))
-            else:
-                writer.writerow((
-                    "epoch", ev.epoch, "", "", "", _num(ev.loss), _num(ev.accuracy), "", "",
-                    _num(ev.val_loss), _num(ev.val_accuracy), "", f"{ev.seconds:.3f}",
-                ))
-        self._pending.clear()
-        try:
-            self._metrics.write(buf.getvalue())
-            self._metrics.flush()
-            os.fsync(self._metrics.fileno())
-        except OSError as err:
-            raise RunStoreError(f"cannot write {self.path / 'metrics.csv'}: {err.strerror or err}") from err
-
-    def write_summary(self, fin: RunFinished) -> None:
-        data = self._data
-        summary = {
-            "status": fin.status,
-            "reason": fin.reason,
-            "preset": self.cfg.preset,
-            "config": self.cfg.to_dict(),
-            "dataset": None if data is None else {
-                "name": self.cfg.dataset, "source": data.source, "n_train": data.n_train,
-                "n_val": data.n_val, "n_test": data.n_test, "validation": data.validation,
-                "class_names": list(data.class_names),
-            },
-            "epochs_completed": fin.epochs_completed,
-            "test_loss": _finite_or_none(fin.test_loss),
-            "test_accuracy": _finite_or_none(fin.test_accuracy),
-            "per_class_accuracy": [_finite_or_none(a) for a in fin.per_class_accuracy],
-            "confusion_matrix": [list(row) for row in fin.confusion],
-            "epochs": [
-                {"epoch": e.epoch, "loss": _finite_or_none(e.loss), "accuracy": _finite_or_none(e.accuracy),
-                 "val_loss": _finite_or_none(e.val_loss), "val_accuracy": _finite_or_none(e.val_accuracy),
-                 "seconds": round(e.seconds, 3)}
-                for e in self._epochs
-            ],
-            "timings": {
-                "started": self.started.isoformat(timespec="seconds"),
-                "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "train_seconds": round(fin.train_seconds, 3),
-                "total_seconds": round(fin.total_seconds, 3),
-            },
-            "model_file": self.model_path.name if self.model_path.exists() else None,
-        }
-        try:
-            atomic_write_json(self.path / "summary.json", summary)
-        except OSError as err:
-            raise RunStoreError(f"cannot write {self.path / 'summary.json'}: {err.strerror or err}") from err
-
-    def close(self) -> None:
-        try:
-            self.flush()
-        finally:
-            self._metrics.close()
+    raw = read_json(path / CONFIG)
+    if not isinstance(raw, dict):
+        raise RunStoreError(f"{path / CONFIG}: missing or not a JSON object")
+    try:
+        return config_from_mapping(raw)
+    except ConfigError as err:
+        raise RunStoreError(f"{path / CONFIG}: {err}") from None

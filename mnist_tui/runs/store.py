@@ -1,10 +1,11 @@
 """The run store: every run directory under one parent, listed, read, exported and deleted.
 
-There is no database: the run directories ``RunRecorder`` writes are the store. A run is
-finished when its summary.json exists (written last, atomically); without one, run.json's
-owner process tells a live run ("running") from a crashed or killed one ("incomplete"),
-whose completed epochs are still in metrics.csv. Nothing here raises on a broken run: a
-store shared by the app, the CLI and killed processes must always list.
+There is no database: the run directories are the store, and a directory is a run only when
+it carries run.json's marker. A run is finished when its summary.json exists (written last,
+atomically); without one, run.json's owner process tells a live run ("running") from a
+crashed or killed one ("incomplete"), whose flushed rows are still in its log. Nothing here
+raises on a broken run: a store shared by the app, the CLI and killed processes must always
+list.
 
 Imports only the standard library and NumPy (no Textual, no TensorFlow), so the CLI's
 ``runs`` commands answer at once.
@@ -18,9 +19,8 @@ import io
 import json
 import math
 import os
+import re
 import shutil
-import socket
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,14 +29,50 @@ from typing import Any
 
 import numpy as np
 
-from mnist_tui.runs.rundir import METRICS_COLUMNS, RunStoreError, atomic_write_bytes, boot_id, proc_stat
+from mnist_tui.events import (
+    BATCH_FIELDS,
+    BATCH_PREFIX,
+    EPOCH_FIELDS,
+    EPOCH_PREFIX,
+    FINAL_STATUSES,
+    BatchEnd,
+    EpochEnd,
+    decode,
+    decode_numeric,
+)
+from mnist_tui.runs.follow import LogReader, counted
+from mnist_tui.runs.rundir import (
+    CONFIG,
+    LOG,
+    MODEL_FILES,
+    OWNER,
+    SUMMARY,
+    RunStoreError,
+    atomic_write_bytes,
+    is_marker,
+    owner_alive,
+    read_json,
+)
 
-FINAL_STATUSES = ("done", "stopped", "failed")
 RUNNING, INCOMPLETE = "running", "incomplete"
-RUN_MARKERS = ("config.json", "run.json", "metrics.csv", "summary.json")
-MODEL_FILES = ("model.keras", "model.npz")
 INT_COLUMNS = frozenset({"epoch", "step", "steps", "seen"})
 EXPORT_FORMATS = ("csv", "json")
+# The CSV export's columns: one row per batch and per epoch, as spreadsheets and pandas want them.
+METRICS_COLUMNS = (
+    "kind",  # batch | epoch
+    "epoch",
+    "step",
+    "steps",
+    "seen",
+    "loss_running_mean",  # Keras's logs['loss']: mean since the start of the epoch
+    "accuracy_running_mean",
+    "batch_loss",  # this batch's own value, recovered from the running means
+    "batch_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "samples_per_sec",
+    "elapsed_s",
+)
 
 
 @dataclass(frozen=True)
@@ -49,26 +85,31 @@ class RunInfo:
     config: dict[str, Any]
     status: str  # done | stopped | failed | running | incomplete
     started: str  # ISO 8601 with UTC offset; "" when unknown
-    duration_s: float | None  # total seconds (summary), else training seconds so far (metrics.csv)
+    duration_s: float | None  # total seconds (summary), else training seconds so far (the log)
     test_accuracy: float | None
     epochs_completed: int
     model_file: Path | None
     reason: str = ""  # why it stopped, failed or is incomplete
+    progress: str = ""  # a running run: "epoch 2/5 · step 40/157"
+    evaluated: bool = True  # False: a stop skipped the final test evaluation
 
     def to_json(self) -> dict[str, Any]:
         """JSON-safe fields, for ``runs list --json``."""
         return {
             "id": self.id, "path": str(self.path), "status": self.status, "reason": self.reason,
             "preset": self.preset, "started": self.started, "duration_s": self.duration_s,
-            "test_accuracy": self.test_accuracy, "epochs_completed": self.epochs_completed,
+            "test_accuracy": self.test_accuracy, "evaluated": self.evaluated,
+            "epochs_completed": self.epochs_completed, "progress": self.progress,
             "model_file": str(self.model_file) if self.model_file else None, "config": self.config,
         }
 
 
 # ----------------------------------------------------------------------------- listing
 def is_run_dir(path: Path) -> bool:
-    """A directory holding any file RunRecorder writes (config.json comes first, atomically)."""
-    return path.is_dir() and not path.name.startswith(".") and any((path / m).is_file() for m in RUN_MARKERS)
+    """A directory carrying the marker this project writes (run.json with its format and
+    version): nothing else is a run, however much it looks like one."""
+    return (path.is_dir() and not path.is_symlink() and not path.name.startswith(".")
+            and is_marker(read_json(path / OWNER)))
 
 
 def list_runs(runs_dir: str | os.PathLike[str]) -> list[RunInfo]:
@@ -99,9 +140,9 @@ def load_run(path: Path) -> RunInfo:
 
 
 def _load_run(path: Path) -> RunInfo:
-    config = _read_json(path / "config.json")
-    owner = _read_json(path / "run.json")
-    summary = _read_json(path / "summary.json")
+    config = read_json(path / CONFIG)
+    owner = read_json(path / OWNER)
+    summary = read_json(path / SUMMARY)
     config = config if isinstance(config, dict) else {}
     owner = owner if isinstance(owner, dict) else {}
     summary = summary if isinstance(summary, dict) else None
@@ -110,58 +151,38 @@ def _load_run(path: Path) -> RunInfo:
     timings = summary.get("timings") if summary and isinstance(summary.get("timings"), dict) else {}
     started = _str(owner.get("started")) or _str(timings.get("started")) or _mtime_iso(path)
     preset = _str(config.get("preset")) or _str((summary or {}).get("preset")) or _preset_from_name(path.name)
-
+    progress = ""
+    evaluated = True
     if summary is not None and summary.get("status") in FINAL_STATUSES:
         status, reason = summary["status"], _str(summary.get("reason"))
         duration = _number(timings.get("total_seconds"))
         accuracy = _number(summary.get("test_accuracy"))
         epochs = summary.get("epochs_completed")
-        epochs = epochs if isinstance(epochs, int) else _count_epoch_rows(path)
+        epochs = epochs if isinstance(epochs, int) else _count_epochs(path)
+        evaluated = summary.get("evaluated", True) is not False
         named = _str(summary.get("model_file"))
         model = path / named if named and (path / named).is_file() else None
     else:
-        if (path / "summary.json").exists():
-            status, reason = INCOMPLETE, "summary.json is unreadable"
-        elif owner_alive(owner):
+        if owner_alive(path, owner):
             status, reason = RUNNING, ""
+        elif (path / SUMMARY).exists() and summary is None:
+            status, reason = INCOMPLETE, "summary.json is unreadable"
         else:
             status, reason = INCOMPLETE, "no summary: the process ended before the run finished (crash or kill)"
-        duration, accuracy = _last_elapsed(path), None
-        epochs = _count_epoch_rows(path)
+        last = _last_batch(path)
+        duration, accuracy = (last.elapsed if last else None), None
+        epochs = _count_epochs(path)
+        if status == RUNNING and last is not None:
+            total = config.get("epochs") if isinstance(config.get("epochs"), int) else "?"
+            progress = f"epoch {last.epoch}/{total} · step {last.step}/{last.steps}"
         model = next((path / m for m in MODEL_FILES if (path / m).is_file()), None)
-    return RunInfo(path.name, path, preset, config, status, started, duration, accuracy, epochs, model, reason)
+    return RunInfo(path.name, path, preset, config, status, started, duration, accuracy, epochs, model, reason,
+                   progress, evaluated)
 
 
-def owner_alive(owner: dict[str, Any]) -> bool:
-    """Whether run.json's process is still alive on this host (and is the same process)."""
-    pid = owner.get("pid")
-    if owner.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except PermissionError:
-        pass  # another user's live process
-    except OSError:
-        return False
-    stat = proc_stat(pid)
-    if stat is None:
-        return True  # no /proc: trust the signal probe
-    state, start_ticks = stat
-    if state in ("Z", "X"):
-        return False  # killed but not yet reaped
-    recorded_boot = owner.get("boot_id")
-    if recorded_boot and recorded_boot != boot_id():
-        return False
-    recorded_start = owner.get("proc_start")
-    return not (isinstance(recorded_start, int) and recorded_start != start_ticks)  # else: pid reused
-
-
-def _read_json(path: Path) -> Any:
-    """The parsed file, or None when it is missing or unreadable."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+def owner_of(run: RunInfo) -> dict[str, Any]:
+    owner = read_json(run.path / OWNER)
+    return owner if isinstance(owner, dict) else {}
 
 
 def _str(value: Any) -> str:
@@ -187,51 +208,51 @@ def _preset_from_name(name: str) -> str:
     return "-".join(parts) or "?"
 
 
-def _metrics_bytes(path: Path) -> bytes:
-    """metrics.csv up to its last complete line (a kill can leave half a line)."""
+def _log_bytes(path: Path) -> bytes:
+    """events.jsonl up to its last complete line (a kill can leave half a line)."""
     try:
-        data = (path / "metrics.csv").read_bytes()
+        data = (path / LOG).read_bytes()
     except OSError:
         return b""
     return data[: data.rfind(b"\n") + 1]
 
 
 _EPOCH_COUNTS: dict[Path, tuple[tuple[int, int], int]] = {}
+_EPOCH_LINE = re.compile(rb'^\{"epoch":\[(\d+),', re.MULTILINE)
 
 
-def _count_epoch_rows(path: Path) -> int:
-    """Epoch rows in metrics.csv, cached by (mtime, size): the Runs tab lists on the UI thread,
-    and a long crashed run's metrics can be many megabytes."""
+def _count_epochs(path: Path) -> int:
+    """The highest completed epoch in the log (a resume redoes epochs under the same numbers),
+    cached by (mtime, size): the Runs tab lists often, and a long run's log is megabytes."""
     try:
-        st = (path / "metrics.csv").stat()
+        st = (path / LOG).stat()
     except OSError:
         return 0
     key = (st.st_mtime_ns, st.st_size)
     cached = _EPOCH_COUNTS.get(path)
     if cached is not None and cached[0] == key:
         return cached[1]
-    count = _metrics_bytes(path).count(b"\nepoch,")
+    count = max((int(m) for m in _EPOCH_LINE.findall(_log_bytes(path))), default=0)
     _EPOCH_COUNTS[path] = (key, count)
     return count
 
 
-def _last_elapsed(path: Path) -> float | None:
-    """Training seconds at the last flushed row: the duration of a run without a summary."""
+def _last_batch(path: Path) -> BatchEnd | None:
+    """The last batch row in the log's tail: a running run's progress, a dead one's duration."""
     try:
-        with open(path / "metrics.csv", "rb") as fh:
+        with open(path / LOG, "rb") as fh:
             fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - 4096))
+            fh.seek(max(0, fh.tell() - 8192))
             tail = fh.read()
     except OSError:
         return None
-    lines = tail[: tail.rfind(b"\n") + 1].splitlines()
-    if len(lines) < 2:
-        return None  # the header at most
-    try:
-        value = float(lines[-1].rsplit(b",", 1)[1])
-    except (IndexError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
+    for line in reversed(tail[: tail.rfind(b"\n") + 1].splitlines()):
+        if line.startswith(BATCH_PREFIX.encode()):
+            with contextlib.suppress(ValueError):
+                event = decode(line)
+                if isinstance(event, BatchEnd):
+                    return event
+    return None
 
 
 # ----------------------------------------------------------------------------- sorting
@@ -293,90 +314,50 @@ def resolve_run(runs_dir: str | os.PathLike[str], run_id: str) -> RunInfo:
     raise RunStoreError(f"run id '{run_id}' is ambiguous: {len(matches)} runs match ({shown})")
 
 
+# ----------------------------------------------------------------------------- metrics
 def _run_path(run: RunInfo | str | os.PathLike[str]) -> Path:
     return run.path if isinstance(run, RunInfo) else Path(run)
 
 
-# ----------------------------------------------------------------------------- metrics
-def read_rows(run: RunInfo | str | os.PathLike[str]) -> tuple[list[str], list[list[str]]]:
-    """metrics.csv as (header, rows of strings); a torn last line and ragged rows are dropped."""
-    path = _run_path(run)
+def _counted_events(path: Path) -> list[Any]:
     if not path.is_dir():
         raise RunStoreError(f"{path} is not a run directory")
-    text = _metrics_bytes(path).decode("utf-8", errors="replace")
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None) or list(METRICS_COLUMNS)
-    if "kind" not in header:
-        raise RunStoreError(f"{path / 'metrics.csv'}: not a metrics file (no 'kind' column)")
-    width = len(header)
-    return header, [row for row in reader if len(row) == width]
-
-
-def _float_or_nan(value: str) -> float:
-    try:
-        return float(value) if value else math.nan
-    except ValueError:
-        return math.nan
-
-
-def _table_fast(lines: list[str], width: int) -> np.ndarray | None:
-    """Parse numeric CSV lines in C (~10× faster than csv + float); None if any line is odd."""
-    if not lines:
-        return np.empty((0, width))
-    body = ",".join(lines)
-    body = body.replace(",,", ",nan,").replace(",,", ",nan,")  # two passes fill runs of empty cells
-    if body.startswith(","):
-        body = "nan" + body
-    if body.endswith(","):
-        body += "nan"
-    try:
-        with warnings.catch_warnings():  # older NumPy warns on unparsed text, newer raises
-            warnings.simplefilter("ignore")
-            flat = np.fromstring(body, sep=",")
-    except ValueError:
-        return None
-    return flat.reshape(len(lines), width) if flat.size == len(lines) * width else None
-
-
-def _table_slow(lines: list[str], header: list[str], name: str) -> np.ndarray:
-    """The careful path: ragged rows dropped, a garbage cell becomes NaN."""
-    kind = header.index("kind")
-    rows = [[_float_or_nan(v) for i, v in enumerate(r) if i != kind]
-            for r in csv.reader(lines) if len(r) == len(header) and r[kind] == name]
-    return np.array(rows, dtype=np.float64).reshape(len(rows), len(header) - 1)
-
-
-def _read_lines(run: RunInfo | str | os.PathLike[str]) -> tuple[list[str], list[str]]:
-    """(header, data lines) of metrics.csv: complete lines only, the csv module not involved."""
-    path = _run_path(run)
-    if not path.is_dir():
-        raise RunStoreError(f"{path} is not a run directory")
-    lines = _metrics_bytes(path).decode("utf-8", errors="replace").split("\n")[:-1]
-    header = next(csv.reader(lines[:1]), None) or list(METRICS_COLUMNS)
-    if "kind" not in header:
-        raise RunStoreError(f"{path / 'metrics.csv'}: not a metrics file (no 'kind' column)")
-    return header, [ln for ln in lines[1:] if ln]
+    return counted(LogReader(path).read_all())
 
 
 def read_metrics(run: RunInfo | str | os.PathLike[str]) -> dict[str, Any]:
-    """Parsed metrics.csv: ``batches`` and ``epochs`` map each column (but kind) to a float64
-    array (empty cell → NaN), in file order; also ``columns`` and the row counts.
+    """The run's counted batch and epoch rows: ``batches`` and ``epochs`` map each field of
+    BatchEnd / EpochEnd to a float64 array (NaN where the log has null), in order.
 
-    A torn last line (a kill mid-write) and ragged rows are dropped. 100k rows take ~0.3 s.
+    A torn last line is left out; rows of attempts a resume abandoned are too. A log without
+    resumes (the usual case) is parsed in C: 100k batches in well under a second.
     """
-    header, lines = _read_lines(run)
-    columns = [c for c in header if c != "kind"]
-    out: dict[str, Any] = {"columns": header}
-    for name, plural in (("batch", "batches"), ("epoch", "epochs")):
-        table = None
-        if header[0] == "kind":  # as RunRecorder writes it: the C fast path applies
-            prefix = name + ","
-            table = _table_fast([ln[len(prefix):] for ln in lines if ln.startswith(prefix)], len(columns))
-        if table is None:
-            table = _table_slow(lines, header, name)
-        out[plural] = {col: table[:, i].copy() for i, col in enumerate(columns)}
-        out[f"n_{plural}"] = len(table)
+    path = _run_path(run)
+    if not path.is_dir():
+        raise RunStoreError(f"{path} is not a run directory")
+    text = _log_bytes(path).decode("utf-8", errors="replace")
+    lines = text.split("\n")[:-1]
+    tables: dict[str, np.ndarray | None] = {"batches": None, "epochs": None}
+    if sum(1 for ln in lines if ln.startswith('{"start":')) <= 1:
+        for key, prefix, width in (("batches", BATCH_PREFIX, len(BATCH_FIELDS)),
+                                   ("epochs", EPOCH_PREFIX, len(EPOCH_FIELDS))):
+            tables[key] = decode_numeric([ln for ln in lines if ln.startswith(prefix)], prefix, width)
+    if tables["batches"] is None or tables["epochs"] is None:  # resumes or odd lines: the careful path
+        events = counted(LogReader(path).read_all())
+        tables["batches"] = _table([e for e in events if type(e) is BatchEnd], BATCH_FIELDS)
+        tables["epochs"] = _table([e for e in events if type(e) is EpochEnd], EPOCH_FIELDS)
+    out: dict[str, Any] = {}
+    for key, names in (("batches", BATCH_FIELDS), ("epochs", EPOCH_FIELDS)):
+        table = tables[key]
+        assert table is not None
+        out[key] = {name: table[:, i].copy() for i, name in enumerate(names)}
+        out[f"n_{key}"] = len(table)
     return out
+
+
+def _table(events: list[Any], names: tuple[str, ...]) -> np.ndarray:
+    rows = [[float(getattr(e, n)) for n in names] for e in events]
+    return np.array(rows, dtype=np.float64).reshape(len(rows), len(names))
 
 
 def epoch_positions(batches: dict[str, np.ndarray]) -> np.ndarray:
@@ -387,6 +368,24 @@ def epoch_positions(batches: dict[str, np.ndarray]) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- export
+def _csv_cell(value: float, fmt: str = "%.6g") -> str:
+    return fmt % value if isinstance(value, (int, float)) and math.isfinite(value) else ""
+
+
+def metric_rows(run: RunInfo | str | os.PathLike[str]) -> list[tuple[str, ...]]:
+    """The counted batch and epoch rows as METRICS_COLUMNS strings (empty cell: no value)."""
+    rows: list[tuple[str, ...]] = []
+    for e in _counted_events(_run_path(run)):
+        if type(e) is BatchEnd:
+            rows.append(("batch", str(e.epoch), str(e.step), str(e.steps), str(e.seen), _csv_cell(e.loss),
+                         _csv_cell(e.accuracy), _csv_cell(e.batch_loss), _csv_cell(e.batch_accuracy), "", "",
+                         _csv_cell(e.samples_per_sec, "%.1f"), _csv_cell(e.elapsed, "%.3f")))
+        elif type(e) is EpochEnd:
+            rows.append(("epoch", str(e.epoch), "", "", "", _csv_cell(e.loss), _csv_cell(e.accuracy), "", "",
+                         _csv_cell(e.val_loss), _csv_cell(e.val_accuracy), "", _csv_cell(e.seconds, "%.3f")))
+    return rows
+
+
 def _cell(column: str, value: str) -> int | float | None:
     if value == "":
         return None
@@ -400,27 +399,24 @@ def _cell(column: str, value: str) -> int | float | None:
 
 
 def export_text(run: RunInfo | str | os.PathLike[str], fmt: str) -> str:
-    """A run's metrics as CSV (metrics.csv's complete rows) or JSON (config, summary, rows)."""
+    """A run's metrics as CSV (one row per counted batch and epoch) or JSON (config, summary, rows)."""
     if fmt not in EXPORT_FORMATS:
         raise RunStoreError(f"unknown export format {fmt!r} (choose csv or json)")
-    header, rows = read_rows(run)
+    rows = metric_rows(run)
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(header)
+        writer.writerow(METRICS_COLUMNS)
         writer.writerows(rows)
         return buf.getvalue()
     path = _run_path(run)
     info = run if isinstance(run, RunInfo) else load_run(path)
-    kind = header.index("kind")
     records: dict[str, list[dict[str, Any]]] = {"batch": [], "epoch": []}
     for row in rows:
-        if row[kind] in records:
-            records[row[kind]].append({c: _cell(c, v) for i, (c, v) in enumerate(zip(header, row, strict=True))
-                                       if i != kind})
+        records[row[0]].append({c: _cell(c, v) for c, v in zip(METRICS_COLUMNS[1:], row[1:], strict=True)})
     head = {
         "id": info.id, "status": info.status, "reason": info.reason, "started": info.started,
-        "config": info.config, "summary": _read_json(path / "summary.json"),
+        "config": info.config, "summary": read_json(path / SUMMARY),
     }
     # One row per line: readable and greppable, a third the size of an indented dump.
     parts = [json.dumps(head, indent=1, allow_nan=False)[:-2]]
@@ -454,7 +450,7 @@ def delete_run(run: RunInfo | str | os.PathLike[str], runs_dir: str | os.PathLik
         raise RunStoreError(f"{path} is not a run directory")
     if runs_dir is not None and path.resolve().parent != Path(runs_dir).expanduser().resolve():
         raise RunStoreError(f"{path} is not inside the run store {runs_dir}")
-    if load_run(path).status == RUNNING:
+    if owner_alive(path):
         raise RunStoreError(f"run {path.name} is still running; stop it first")
     try:
         shutil.rmtree(path)
@@ -484,6 +480,11 @@ def format_started(iso: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
     with contextlib.suppress(ValueError):
         return datetime.fromisoformat(iso).astimezone().strftime(fmt)
     return iso or "—"
+
+
+def format_status(run: RunInfo) -> str:
+    """``running (epoch 2/5 · step 40/157)``, ``stopped*`` (final evaluation skipped)."""
+    return run.status + (f" ({run.progress})" if run.progress else "") + ("" if run.evaluated else "*")
 
 
 def format_epochs(run: RunInfo) -> str:

@@ -1,9 +1,10 @@
-"""The Runs view: every saved run in a sortable table, overlaid curves, delete and export.
+"""The Runs view: every run in a sortable table, live progress of running ones, overlaid
+curves, attach, resume, evaluate, delete and export.
 
 A self-contained widget over ``mnist_tui.runs.store`` (the run directories are the store),
-so the app hosts it in a tab and calls ``refresh_runs`` when a run ends. Everything it
-reads is small JSON plus metrics.csv for the overlaid runs (cached per file version);
-exports run in a thread so a 100k-row run never freezes the UI.
+so the app hosts it in a tab, calls ``refresh_runs`` when a run ends and ``refresh_live``
+while the tab shows. Everything it reads is small JSON plus the logs of overlaid runs
+(cached per file version); exports run in a thread so a 100k-row run never freezes the UI.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from mnist_tui.runs import store
-from mnist_tui.runs.rundir import RunStoreError
+from mnist_tui.runs.rundir import LOG, RunStoreError
 from mnist_tui.runs.store import RunInfo
 from mnist_tui.screens.confirm import ConfirmScreen
 from mnist_tui.widgets.runs_chart import RunsChart
@@ -84,21 +85,41 @@ class RunsView(Vertical):
     """
 
     BINDINGS = [
+        Binding("enter", "open", "Open/attach", id="runs.open"),  # the table turns enter into RowSelected
         Binding("space", "toggle_select", "Select", id="runs.select"),
-        Binding("enter", "open", "Open", id="runs.open", show=False),  # the table turns enter into RowSelected
         Binding("o", "overlay", "Overlay", id="runs.overlay"),
         Binding("a", "toggle_metric", "Loss/Acc", id="runs.metric"),
         Binding("S", "cycle_sort", "Sort", id="runs.sort"),
-        Binding("d", "delete", "Delete", id="runs.delete"),
+        Binding("R", "resume", "Resume", id="runs.resume"),
+        Binding("T", "evaluate", "Test-evaluate", id="runs.evaluate"),
+        Binding("delete", "delete", "Delete", id="runs.delete"),
         Binding("E", "export('csv')", "CSV", id="runs.export_csv"),
         Binding("J", "export('json')", "JSON", id="runs.export_json"),
-        Binding("f5,R", "refresh_runs", "Refresh", id="runs.refresh"),
+        Binding("f5", "refresh_runs", "Refresh", id="runs.refresh", show=False),
         Binding("L", "load_model", "Load model", id="runs.load_model"),
     ]
 
     @dataclass
     class LoadModel(Message):
         """Open this run's saved model in the viewer, confusion matrix and draw canvas."""
+
+        path: Path
+
+    @dataclass
+    class OpenRun(Message):
+        """Show this run in every tab: attach to it while it trains, else replay its record."""
+
+        path: Path
+
+    @dataclass
+    class ResumeRun(Message):
+        """Continue this stopped or crashed run from its last checkpoint."""
+
+        path: Path
+
+    @dataclass
+    class EvaluateRun(Message):
+        """Compute the final test evaluation a stop skipped."""
 
         path: Path
 
@@ -112,6 +133,7 @@ class RunsView(Vertical):
         self.sort_descending: bool | None = None  # None: the key's natural direction
         self._metrics_cache: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
         self._ready = False
+        self._store_stamp: int | None = None  # the store directory's mtime at the last full listing
 
     def compose(self) -> ComposeResult:
         yield Static(f"No runs yet in {self.runs_dir}\n\nTrain one (s in the app, or `mnist-tui train`);"
@@ -144,6 +166,7 @@ class RunsView(Vertical):
         if not self._ready:
             return  # not composed yet: on_mount lists the store
         keep = self.cursor_run.id if self.cursor_run else None
+        self._store_stamp = self._stamp()
         listed = store.list_runs(self.runs_dir)
         ids = {r.id for r in listed}
         paths = {r.path for r in listed}
@@ -153,6 +176,31 @@ class RunsView(Vertical):
         self.set_class(not listed, "-empty")
         self._fill_table(listed, keep)
         self._update_chart()
+
+    def _stamp(self) -> int | None:
+        try:
+            return self.runs_dir.stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def refresh_live(self) -> None:
+        """While the tab shows: new or deleted runs re-list the store; otherwise only the
+        running runs are re-read and their rows updated (progress, or how they ended)."""
+        if not self._ready:
+            return
+        if self._stamp() != self._store_stamp:
+            self.refresh_runs()
+            return
+        for i, run in enumerate(self.runs):
+            if run.status != store.RUNNING:
+                continue
+            fresh = store.load_run(run.path)
+            self.runs[i] = fresh
+            for (key, _, _), cell in zip(COLUMNS, self._cells(fresh), strict=True):
+                self.table.update_cell(fresh.id, key, cell)
+            if fresh.id in self.overlaid:
+                self._update_chart()
+        self._show_detail()
 
     # ------------------------------------------------------------------ table
     def _fill_table(self, runs: list[RunInfo], cursor_id: str | None) -> None:
@@ -173,7 +221,8 @@ class RunsView(Vertical):
     def _cells(self, run: RunInfo) -> tuple[Any, ...]:
         return (
             SELECTED if run.id in self.selected else " ",
-            Text(run.status, style=STATUS_STYLE.get(run.status, "")),
+            Text(run.status + (f" {run.progress}" if run.progress else "")
+                 + ("" if run.evaluated else " *"), style=STATUS_STYLE.get(run.status, "")),
             run.preset,
             Text(store.format_epochs(run), justify="right"),
             Text(store.format_config(run, "batch_size"), justify="right"),
@@ -191,8 +240,12 @@ class RunsView(Vertical):
         if run is not None:
             model = run.model_file.name if run.model_file else "no model"
             reason = f" ({run.reason})" if run.reason else ""
-            text = (f"{run.id}: {run.status}{reason} · test acc {store.format_accuracy(run.test_accuracy)}"
-                    f" · {model} · {len(self.selected)} selected · sort {self.sort_key}")
+            acc = store.format_accuracy(run.test_accuracy) + ("" if run.evaluated else " (last epoch; T evaluates)")
+            what = "Enter attaches" if run.status == store.RUNNING else "Enter opens"
+            if run.status in ("stopped", "incomplete") or (run.status == "failed" and "loss became" not in run.reason):
+                what += " · R resumes"
+            text = (f"{run.id}: {run.status}{reason} · test acc {acc} · {model} · {what}"
+                    f" · {len(self.selected)} selected · sort {self.sort_key}")
         self.query_one("#runs-detail", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -230,8 +283,32 @@ class RunsView(Vertical):
         self._show_detail()
 
     def action_open(self) -> None:
-        """Overlay the selected runs, or the cursor run when none is selected."""
-        self.action_overlay()
+        """Show the cursor run in every tab (attached while it trains)."""
+        run = self.cursor_run
+        if run is not None:
+            self.post_message(self.OpenRun(run.path))
+
+    def action_resume(self) -> None:
+        run = self.cursor_run
+        if run is None:
+            return
+        if run.status == store.RUNNING:
+            self.app.notify(f"{run.id} is still running.", severity="warning", timeout=3)
+        elif run.status == "done":
+            self.app.notify(f"{run.id} is done; `mnist-tui resume {run.id} --epochs N` trains it further.",
+                            timeout=5)
+        else:
+            self.post_message(self.ResumeRun(run.path))
+
+    def action_evaluate(self) -> None:
+        run = self.cursor_run
+        if run is None:
+            return
+        if run.status in (store.RUNNING, store.INCOMPLETE) or run.model_file is None:
+            self.app.notify(f"{run.id} has no final model to evaluate ({run.status}).", severity="warning",
+                            timeout=3)
+            return
+        self.post_message(self.EvaluateRun(run.path))
 
     def action_overlay(self) -> None:
         ids = [r.id for r in self.runs if r.id in self.selected]
@@ -297,9 +374,9 @@ class RunsView(Vertical):
 
     # ------------------------------------------------------------------ chart
     def _metrics(self, run: RunInfo) -> dict[str, Any] | None:
-        """The run's parsed metrics, re-read only when metrics.csv changed (a running run grows)."""
+        """The run's parsed metrics, re-read only when its log changed (a running run grows)."""
         try:
-            st = (run.path / "metrics.csv").stat()
+            st = (run.path / LOG).stat()
             stamp = (st.st_mtime_ns, st.st_size)
         except OSError:
             return None

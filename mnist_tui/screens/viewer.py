@@ -9,8 +9,9 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Static
 
+from mnist_tui.events import Predictions
+from mnist_tui.history import RunHistory
 from mnist_tui.render.navigation import DigitNavigator
-from mnist_tui.training.history import RunHistory
 from mnist_tui.widgets.digit_art import DigitArt
 from mnist_tui.widgets.prob_histogram import ProbHistogram
 
@@ -24,6 +25,7 @@ class ViewerView(Vertical):
         self.history = history
         self.seed = seed
         self.nav: DigitNavigator | None = None
+        self.epoch: int | None = None  # the epoch whose predictions show; None: the latest
         self._data_id = 0
         self._pred_epoch = -1
         self._drawn: tuple[object, ...] | None = None
@@ -47,13 +49,24 @@ class ViewerView(Vertical):
             self._data_id = id(data)
             self.nav = DigitNavigator(data.y_test, seed=self.seed)
             self._pred_epoch = -1
-        preds = self.history.predictions
-        if self.nav is not None and preds is not None and id(preds) != self._pred_epoch:
+        preds = self._predictions()
+        if self.nav is not None and preds is not None and preds.probabilities is not None \
+                and id(preds) != self._pred_epoch:
             self._pred_epoch = id(preds)
             self.nav.set_predictions(preds.probabilities)
         # Hidden, it paints when its tab opens (which syncs again); shown, only on a change.
         if self._shown() and self._state() != self._drawn:
             self.redraw()
+
+    def _predictions(self) -> Predictions | None:
+        if self.epoch is not None and self.epoch in self.history.predictions_by_epoch:
+            return self.history.predictions_by_epoch[self.epoch]
+        return self.history.predictions
+
+    def show_epoch(self, epoch: int | None) -> None:
+        """[ / ]: the predictions of another completed epoch (None: follow the latest)."""
+        self.epoch = epoch
+        self.sync()
 
     def _shown(self) -> bool:
         """Its tab is the active one (set at once on a switch, unlike the compositor's map)."""
@@ -73,7 +86,7 @@ class ViewerView(Vertical):
         hist = self.query_one(ProbHistogram)
         hint = self.query_one("#viewer-hint", Static)
         data, nav = self.history.data, self.nav
-        if data is None or nav is None:
+        if data is None or nav is None or data.x_test is None or data.y_test is None:
             info.update("No test data yet: start a run (s) and the test digits appear here.", layout=False)
             art.show(None)
             hist.show(None, None, tuple(str(i) for i in range(10)))
@@ -82,7 +95,8 @@ class ViewerView(Vertical):
         i = nav.index
         true = int(data.y_test[i])
         names = data.class_names
-        probs = self.history.probabilities()
+        preds = self._predictions()
+        probs = None if preds is None else preds.probabilities
         p = None if probs is None else probs[i]
         art.show(data.x_test[i])
         hist.show(p, true, names)
@@ -99,16 +113,20 @@ class ViewerView(Vertical):
             ok = pred == true
             line.append(f"  predicted {names[pred]}  confidence {p[pred]:.1%}  ")
             line.append("✓ correct" if ok else "✗ wrong", style="bold green" if ok else "bold red")
-            epoch = self.history.predictions.epoch if self.history.predictions else 0
+            epoch = preds.epoch if preds is not None else 0
+            epochs = self.history.prediction_epochs()
             training = self.history.finished is None
-            line.append(f"   model after epoch {epoch}" + (" (training continues)" if training else ""),
+            where = f"model after epoch {epoch}" if epoch else "loaded model"
+            if len(epochs) > 1:
+                where += f" of {epochs[-1]}" if epoch != epochs[-1] else ""
+            line.append(f"   {where}" + (" (training continues)" if training and epoch == epochs[-1] else ""),
                         style="dim")
         else:
             line.append("  (no predictions yet: they arrive at the end of the first epoch)", style="dim")
         info.update(line, layout=False)
         wrong = nav.misclassified_count() if p is not None else 0
         hint.update(f"{pos}/{total} ({filt}) · {wrong} misclassified"
-                    " · ←/→ step · m/M wrong · 0–9 class · a all · r random", layout=False)
+                    " · ←/→ step · m/M wrong · 0–9 class · a all · r random · [/] epoch", layout=False)
 
     # -- actions
     def _after(self, moved: bool, failure: str = "") -> None:

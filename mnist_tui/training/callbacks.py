@@ -13,8 +13,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from mnist_tui.events import BatchEnd, Emit, EpochEnd
 from mnist_tui.training.control import BatchMeter, TrainClock, TrainControl
-from mnist_tui.training.events import BatchEnd, Emit, EpochEnd
 
 # Called at each complete epoch end with (epoch, train_loss, train_acc); returns val (loss, acc).
 EpochHook = Callable[[int, float, float], tuple[float, float]]
@@ -34,6 +34,7 @@ class StreamingCallback(keras.callbacks.Callback):
         clock: TrainClock,
         epochs: int,
         on_epoch: EpochHook,
+        after_batch: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__()
         self.emit = emit
@@ -42,6 +43,7 @@ class StreamingCallback(keras.callbacks.Callback):
         self.clock = clock
         self.epochs = epochs
         self.on_epoch = on_epoch
+        self.after_batch = after_batch
         self.failure = ""
         self.epochs_completed = 0
         self.last_batch: BatchEnd | None = None
@@ -68,6 +70,7 @@ class StreamingCallback(keras.callbacks.Callback):
             return
         if self.control.paused:
             self.clock.wait_while_paused(self.control, self.emit)
+        self.after_batch()
         if event.step == event.steps:
             self._partial = False  # a stop on the last batch still leaves a complete epoch
         if self.control.stop_requested:

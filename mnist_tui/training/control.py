@@ -9,7 +9,7 @@ import math
 import threading
 import time
 
-from mnist_tui.training.events import PAUSED, TRAINING, BatchEnd, Emit, PhaseChanged
+from mnist_tui.events import PAUSED, TRAINING, BatchEnd, Emit, PhaseChanged
 
 
 class TrainControl:
@@ -24,6 +24,7 @@ class TrainControl:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self._checkpoint = threading.Event()
         self.quick = False
 
     @property
@@ -45,6 +46,17 @@ class TrainControl:
 
     def resume(self) -> None:
         self._running.set()
+
+    def request_checkpoint(self) -> None:
+        """Save the model after the current batch ("checkpoint now")."""
+        self._checkpoint.set()
+
+    def take_checkpoint_request(self) -> bool:
+        """True once per request: the training loop saves, then carries on."""
+        if not self._checkpoint.is_set():
+            return False
+        self._checkpoint.clear()
+        return True
 
     def toggle_pause(self) -> bool:
         """Pause if running, resume if paused; returns True when now paused."""

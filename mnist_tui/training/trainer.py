@@ -1,50 +1,75 @@
 """Runs one training job end to end and streams its events.
 
-``train()`` is what the CLI calls in its main thread and the app calls in a thread worker:
-load data → prepare → build → fit with the streaming callback → evaluate → save. Every
-event goes first to the run recorder (if any), then to the caller's ``emit``.
+``train()`` is the engine of a trainer process (``mnist_tui.runs.process``): load data →
+prepare → build (or restore from a checkpoint) → fit with the streaming callback →
+evaluate → save. It knows nothing of run directories: every event goes to the ``sink``
+first (so the record is never behind a listener), then to the caller's ``emit``, and
+checkpoints and the final model are handed to the sink to write.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import math
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from mnist_tui.config import PRESETS, TrainConfig, check_against_data, check_backend, resolve_backend, validate
 from mnist_tui.data import Dataset, load_dataset, one_hot, shape_for, split_validation, take_subset
-from mnist_tui.training.control import BatchMeter, TrainClock, TrainControl
-from mnist_tui.training.events import (
+from mnist_tui.events import (
     COMPILING,
     DONE,
     EVALUATING,
     FAILED,
     LOADING,
     STOPPED,
-    STOPPING,
     TRAINING,
+    Checkpointed,
     DataReady,
     Emit,
     EpochEnd,
     Event,
-    ModelReady,
     PhaseChanged,
     Predictions,
     RunFinished,
 )
+from mnist_tui.models.spec import forward_spec
+from mnist_tui.training.control import BatchMeter, TrainClock, TrainControl
 
 KERAS_EPSILON = 1e-7  # Keras clips probabilities the same way in its cross-entropy
-CHECKPOINT_ENV = "MNIST_TUI_CHECKPOINT_SECONDS"
-DEFAULT_CHECKPOINT_SECONDS = 30.0
+CHECKPOINT_FORMAT = "mnist-tui-checkpoint"
+
+
+class RunSink(Protocol):
+    """Where a run is recorded (``mnist_tui.runs.recorder.RunRecorder``)."""
+
+    path: Path
+
+    def __call__(self, event: Event) -> None: ...
+
+    def checkpoint(self, epoch: int, arrays: dict[str, np.ndarray]) -> None: ...
+
+    def wait_for_checkpoint(self) -> None: ...
+
+    def save_model(self, save: Callable[[Path], None]) -> None: ...
+
+
+@dataclass(frozen=True, eq=False)
+class Resume:
+    """Where a resumed run starts: a checkpoint's arrays, taken at the end of ``epoch``."""
+
+    epoch: int
+    arrays: dict[str, np.ndarray] = field(repr=False)
 
 
 _frozen = False
@@ -55,11 +80,11 @@ def freeze_import_garbage(warm_up: bool = False) -> None:
     """Move what the Keras/TensorFlow import left behind out of the GC's sight, once.
 
     Hundreds of thousands of long-lived objects made every full GC pass take 120-250 ms,
-    stalling training and the UI alike. Only once per process, before any model exists: frozen
-    objects are never collected, and a model frozen with them would leak when the next run
-    replaces it. ``warm_up`` (the app) first fits and predicts a throwaway model, because the
-    first ``fit`` imports and caches another ~250k objects that would otherwise stay in sight;
-    the CLI skips it (a second more of start-up, for pauses nobody watches).
+    stalling training. Only once per process, before any model exists: frozen objects are
+    never collected, and a model frozen with them would leak. ``warm_up`` (a warm trainer
+    waiting for its run) first fits, predicts and saves a throwaway model: the first ``fit``
+    imports and caches another ~250k objects, and the first ``save`` costs ~4 s of imports
+    that would otherwise land on the first checkpoint.
     """
     global _frozen
     with _freeze_lock:
@@ -74,7 +99,7 @@ def freeze_import_garbage(warm_up: bool = False) -> None:
 
 
 def _fit_throwaway_model() -> None:
-    """One tiny fit/predict, then forget it: Keras's lazily built machinery stays, the model goes."""
+    """One tiny fit/predict/save, then forget it: Keras's lazily built machinery stays."""
     import keras
 
     keras.utils.set_random_seed(0)  # imports TensorFlow for its RNG even on JAX: ~1,600 modules
@@ -83,21 +108,10 @@ def _fit_throwaway_model() -> None:
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x, np.zeros(8, np.int64), batch_size=4, epochs=1, verbose=0, callbacks=[keras.callbacks.Callback()])
     model.predict_on_batch(x)
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save(Path(tmp) / "warm.keras")
     del model
     keras.backend.clear_session()  # layer-name counters back to zero: the real model's names are unchanged
-
-
-def checkpoint_interval() -> float:
-    """Seconds between epoch-end model saves (0 = every epoch); the final model is always saved.
-
-    Saving a 38 MB cnn every epoch costs little, but on short epochs it would be several
-    per cent of training time, so by default a save needs 30 s of training since the last.
-    """
-    raw = os.environ.get(CHECKPOINT_ENV, "")
-    try:
-        return max(0.0, float(raw)) if raw else DEFAULT_CHECKPOINT_SECONDS
-    except ValueError:
-        return DEFAULT_CHECKPOINT_SECONDS
 
 
 @dataclass
@@ -147,19 +161,31 @@ def per_class_accuracy(confusion: np.ndarray) -> np.ndarray:
 
 def run_result(status: str, reason: str, epochs: int, test_loss: float, test_accuracy: float,
                confusion: np.ndarray, train_seconds: float, total_seconds: float,
-               run_dir: str | None) -> RunFinished:
+               run_dir: str | None, evaluated: bool = True) -> RunFinished:
     """The run's result from its test-set confusion matrix (trained or loaded, same shape)."""
     return RunFinished(
         status=status, reason=reason, epochs_completed=epochs, test_loss=test_loss,
         test_accuracy=test_accuracy,
         per_class_accuracy=tuple(float(a) for a in per_class_accuracy(confusion)),
         confusion=tuple(tuple(int(c) for c in row) for row in confusion),
-        train_seconds=train_seconds, total_seconds=total_seconds, run_dir=run_dir,
+        train_seconds=train_seconds, total_seconds=total_seconds, run_dir=run_dir, evaluated=evaluated,
     )
 
 
+def result_from_probabilities(status: str, reason: str, epochs: int, probs: np.ndarray | None,
+                              labels: np.ndarray, train_seconds: float, total_seconds: float,
+                              run_dir: str | None, evaluated: bool = True) -> RunFinished:
+    """The result of softmax outputs on the test set (NaN figures when there are none)."""
+    if probs is None:
+        return run_result(status, reason, epochs, math.nan, math.nan, np.zeros((10, 10), np.int64),
+                          train_seconds, total_seconds, run_dir, evaluated)
+    loss, acc = loss_and_accuracy(probs, labels)
+    conf = confusion_matrix(labels, probs.argmax(axis=1), probs.shape[1])
+    return run_result(status, reason, epochs, loss, acc, conf, train_seconds, total_seconds, run_dir, evaluated)
+
+
 class _Fanout:
-    """Sends each event to the recorder first (so disk is never behind the UI), then the caller."""
+    """Sends each event to the sink first (so disk is never behind a listener), then the caller."""
 
     def __init__(self, sinks: list[Callable[[Event], None]]) -> None:
         self.sinks = sinks
@@ -173,24 +199,22 @@ def train(
     cfg: TrainConfig,
     emit: Emit | None = None,
     control: TrainControl | None = None,
-    runs_dir: str | os.PathLike[str] | None = None,
+    sink: RunSink | None = None,
     dataset: Dataset | None = None,
+    resume: Resume | None = None,
 ) -> RunFinished:
     """Run ``cfg`` to completion, stop or failure and return how it ended.
 
-    User errors (bad data, bad config, unwritable run dir) raise ``MnistTuiError`` before
-    training starts. A NaN loss ends the run with status ``failed`` and its reason; other
-    exceptions propagate after a ``failed`` phase event so the caller can show them.
+    User errors (bad data, bad config) raise ``MnistTuiError`` before training starts. A
+    NaN loss ends the run with status ``failed`` and its reason; other exceptions propagate
+    after a ``failed`` phase event so the caller can record and show them.
     """
-    from mnist_tui.runs.rundir import RunRecorder  # local: keeps import cheap for --help
-
     validate(cfg)
     if cfg.preset != "scratch":  # the run directory records the backend that really ran
         cfg = cfg.with_changes(backend=resolve_backend(cfg.backend))
     control = control or TrainControl()
     t_start = time.perf_counter()
-    sinks: list[Callable[[Event], None]] = [emit] if emit else []
-    out = _Fanout(sinks)
+    out = _Fanout([s for s in (sink, emit) if s is not None])
     out(PhaseChanged(LOADING, cfg.dataset))
     try:
         ds = dataset or load_dataset(
@@ -200,61 +224,40 @@ def train(
         n_val = int(len(ds.x_train) * cfg.val_split)
         check_against_data(cfg, len(ds.x_train) - n_val)
         data = prepare(cfg, ds)
-        recorder = RunRecorder(runs_dir, cfg) if runs_dir is not None else None
     except BaseException as err:
         out(PhaseChanged(FAILED, str(err)))
         raise
-    if recorder is not None:
-        sinks.insert(0, recorder)
     n_train = len(data.x_train)
-    steps = math.ceil(n_train / cfg.batch_size)
     try:
         out(DataReady(
-            n_train=n_train, n_val=len(data.x_val), n_test=len(data.x_test), steps_per_epoch=steps,
-            epochs=cfg.epochs, batch_size=cfg.batch_size, class_names=ds.class_names, source=ds.source,
-            validation=cfg.validation_label, x_test=ds.x_test, y_test=ds.y_test, x_train=ds.x_train,
-            y_train=ds.y_train,
+            n_train=n_train, n_val=len(data.x_val), n_test=len(data.x_test),
+            steps_per_epoch=math.ceil(n_train / cfg.batch_size), epochs=cfg.epochs, batch_size=cfg.batch_size,
+            class_names=ds.class_names, source=ds.source, validation=cfg.validation_label, x_test=ds.x_test,
+            y_test=ds.y_test, x_train=ds.x_train, y_train=ds.y_train,
         ))
         loop = _ScratchLoop if cfg.preset == "scratch" else _KerasLoop
-        result = loop(cfg, data, out, control, recorder).run(t_start)
+        return loop(cfg, data, out, control, sink, resume).run(t_start)
     except BaseException as err:
         out(PhaseChanged(FAILED, f"{type(err).__name__}: {err}"))
-        if recorder is not None:
-            _finish_quietly(recorder, cfg, err, time.perf_counter() - t_start)
         raise
-    if recorder is not None:
-        recorder.close()
-    return result
-
-
-def _finish_quietly(recorder: Any, cfg: TrainConfig, err: BaseException, total: float) -> None:
-    """Record a crashed run as failed; never mask the original error."""
-    try:
-        epochs_done = len(getattr(recorder, "_epochs", ()))  # every epoch row it wrote
-        recorder(RunFinished(FAILED, f"{type(err).__name__}: {err}", epochs_done, math.nan, math.nan, (), (),
-                             0.0, total, str(recorder.path)))
-        recorder.close()
-    except Exception:
-        pass
 
 
 class _Loop:
-    """What the Keras and NumPy loops share: epoch-end evaluation, saving, the final result."""
+    """What the Keras and NumPy loops share: epoch-end evaluation, checkpoints, the result."""
 
     def __init__(self, cfg: TrainConfig, data: Prepared, emit: Emit, control: TrainControl,
-                 recorder: Any) -> None:
+                 sink: RunSink | None, resume: Resume | None) -> None:
         self.cfg = cfg
         self.data = data
         self.emit = emit
         self.control = control
-        self.recorder = recorder
+        self.sink = sink
+        self.resume = resume
+        self.first_epoch = resume.epoch if resume else 0  # epochs already trained before this process
         self.clock = TrainClock()
         self.meter = BatchMeter(len(data.x_train), cfg.batch_size, self.clock)
         self.latest_probs: np.ndarray | None = None
-        self.latest_probs_epoch = 0
-        self.checkpoint_every = checkpoint_interval()
-        self._last_save = 0.0  # training seconds (pauses excluded) at the last save
-        self._saved_epoch = -1  # epoch whose end state model.keras holds
+        self.latest_probs_epoch = -1
 
     # -- hooks for subclasses
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -263,17 +266,20 @@ class _Loop:
     def save(self, path: Path) -> None:
         raise NotImplementedError
 
-    def fit(self) -> tuple[int, str]:
-        """Train; return (epochs completed, failure reason or "")."""
+    def state(self) -> tuple[list[tuple[str, np.ndarray]], list[tuple[str, np.ndarray]]]:
+        """(weights, optimizer state) as (name, array copy) pairs, in a fixed order."""
         raise NotImplementedError
 
-    def predict_images(self, x: np.ndarray) -> np.ndarray:
-        """uint8 (N, 28, 28) images → softmax, for draw-a-digit once training has ended."""
-        return self.predict(shape_for(x, PRESETS[self.cfg.preset].layout))  # type: ignore[arg-type]
+    def restore(self, weights: list[np.ndarray], optimizer: list[np.ndarray]) -> None:
+        raise NotImplementedError
+
+    def fit(self) -> tuple[int, str]:
+        """Train; return (epochs completed in all, failure reason or "")."""
+        raise NotImplementedError
 
     # -- shared
     def end_of_epoch(self, epoch: int, loss: float, acc: float) -> tuple[float, float]:
-        """Predict the test set (for the viewer), compute validation and checkpoint the model."""
+        """Predict the test set (for the viewer), compute validation and checkpoint."""
         probs = self.predict(self.data.x_test)
         self.latest_probs, self.latest_probs_epoch = probs, epoch
         self.emit(Predictions(epoch, probs))
@@ -281,45 +287,68 @@ class _Loop:
             val = loss_and_accuracy(self.predict(self.data.x_val), self.data.y_val_int)
         else:
             val = loss_and_accuracy(probs, self.data.y_test_int)
-        if self.clock.elapsed() - self._last_save >= self.checkpoint_every:
-            self.checkpoint(epoch)
+        if self.sink is not None:
+            self.sink.checkpoint(epoch, self.snapshot(epoch))  # written in the background
         return val
 
-    def checkpoint(self, epoch: int = -1) -> None:
-        """Save the model atomically: a reader sees the previous file or the new one, never half."""
-        if self.recorder is not None:
-            from mnist_tui.runs.rundir import atomic_save
+    def snapshot(self, epoch: int) -> dict[str, np.ndarray]:
+        """checkpoint.npz's content: weights, optimizer state and what they mean."""
+        weights, optimizer = self.state()
+        arrays = {f"w{i:03d}": a for i, (_, a) in enumerate(weights)}
+        arrays |= {f"o{i:03d}": a for i, (_, a) in enumerate(optimizer)}
+        meta = {"format": CHECKPOINT_FORMAT, "version": 1, "epoch": epoch, "preset": self.cfg.preset,
+                "backend": self.cfg.backend, "input": PRESETS[self.cfg.preset].layout,
+                "weights": [name for name, _ in weights], "optimizer": [name for name, _ in optimizer],
+                "layers": forward_spec(self.cfg)}
+        arrays["meta"] = np.array(json.dumps(meta))
+        return arrays
 
-            atomic_save(self.recorder.model_path, self.save)
-        self._last_save = self.clock.elapsed()
-        self._saved_epoch = epoch
+    def restore_checkpoint(self) -> None:
+        if self.resume is None:
+            return
+        arrays = self.resume.arrays
+        weights = [arrays[k] for k in sorted(k for k in arrays if k.startswith("w"))]
+        optimizer = [arrays[k] for k in sorted(k for k in arrays if k.startswith("o"))]
+        self.restore(weights, optimizer)
+
+    def after_batch(self) -> None:
+        """Per batch, off the hot path unless asked: "checkpoint now" saves the model as it is."""
+        if self.control.take_checkpoint_request() and self.sink is not None:
+            t0 = time.perf_counter()
+            self.sink.save_model(self.save)
+            self.emit(Checkpointed(-1, time.perf_counter() - t0))
 
     def run(self, t_start: float) -> RunFinished:
         epochs_done, failure = self.fit()
         train_seconds = self.clock.elapsed()
         stopped = self.control.stop_requested and not failure and epochs_done < self.cfg.epochs
         status = FAILED if failure else STOPPED if stopped else DONE
-        probs = self.latest_probs
-        fresh = epochs_done == self.latest_probs_epoch and not stopped
-        test_loss = test_acc = math.nan
-        conf = np.zeros((10, 10), dtype=np.int64)
-        if not failure and not (self.control.quick and stopped):
-            if not fresh or probs is None:
-                self.emit(PhaseChanged(EVALUATING if not stopped else STOPPING, "test set"))
-                probs = self.predict(self.data.x_test)
-                self.emit(Predictions(epochs_done, probs))
-            test_loss, test_acc = loss_and_accuracy(probs, self.data.y_test_int)
-            conf = confusion_matrix(self.data.y_test_int, probs.argmax(axis=1))
-        if not failure and (stopped or self._saved_epoch != epochs_done):
-            self.checkpoint(epochs_done)  # the final model; after a stop, what the partial epoch learned
-        result = run_result(
-            status, failure or ("stopped by user" if stopped else ""), epochs_done, test_loss, test_acc, conf,
-            train_seconds, time.perf_counter() - t_start,
-            str(self.recorder.path) if self.recorder is not None else None,
-        )
-        if not failure:
-            name = Path(result.run_dir).name if result.run_dir else self.cfg.preset
-            self.emit(ModelReady(f"{name} ({status}, {epochs_done} epochs)", self.predict_images))
+        run_dir = str(self.sink.path) if self.sink is not None else None
+        labels = self.data.y_test_int
+        if failure:
+            result = result_from_probabilities(status, failure, epochs_done, None, labels, train_seconds,
+                                               time.perf_counter() - t_start, run_dir, evaluated=False)
+        else:
+            if self.sink is not None:
+                self.sink.save_model(self.save)  # the last completed batch, after a stop too
+            probs = self.latest_probs if self.latest_probs_epoch == epochs_done else None
+            if stopped:
+                # Not waiting for a final evaluation: a stop must be quick. The figures are the
+                # last completed epoch's, which the summary says; `runs evaluate` does the rest.
+                reason = "stopped by user; final test evaluation skipped"
+                if probs is not None:
+                    reason += f" (test figures are after epoch {epochs_done})"
+                result = result_from_probabilities(status, reason, epochs_done, probs, labels, train_seconds,
+                                                   time.perf_counter() - t_start, run_dir, evaluated=False)
+            else:
+                if probs is None:
+                    self.emit(PhaseChanged(EVALUATING, "test set"))
+                    probs = self.predict(self.data.x_test)
+                    self.emit(Predictions(epochs_done, probs))
+                result = result_from_probabilities(status, "", epochs_done, probs, labels, train_seconds,
+                                                   time.perf_counter() - t_start, run_dir)
+        if self.sink is not None:
+            self.sink.wait_for_checkpoint()
         self.emit(result)
         self.emit(PhaseChanged(status, result.reason))
         return result
@@ -335,20 +364,22 @@ class _KerasLoop(_Loop):
         from mnist_tui.models.keras_models import build_model
         from mnist_tui.training.callbacks import StreamingCallback, predict_chunks
 
-        keras.utils.set_random_seed(self.cfg.seed)
+        keras.utils.set_random_seed(self.cfg.seed + self.first_epoch)  # a resume shuffles anew
         self.emit(PhaseChanged(COMPILING, "building model"))
         freeze_import_garbage()  # before the model exists, or it would be frozen (and leak) with it
         self.model = build_model(self.cfg)
+        self.restore_checkpoint()
         self._predict_chunks = predict_chunks
         callback = StreamingCallback(
-            self.emit, self.control, self.meter, self.clock, self.cfg.epochs, self.end_of_epoch
+            self.emit, self.control, self.meter, self.clock, self.cfg.epochs, self.end_of_epoch, self.after_batch
         )
+        callback.epochs_completed = self.first_epoch
         self.emit(PhaseChanged(TRAINING))
         self.clock.restart()
-        if not self.control.stop_requested:
+        if not self.control.stop_requested and self.first_epoch < self.cfg.epochs:
             self.model.fit(
-                self.data.x_train, self.data.y_train, batch_size=self.cfg.batch_size,
-                epochs=self.cfg.epochs, verbose=0, callbacks=[callback], shuffle=True,
+                self.data.x_train, self.data.y_train, batch_size=self.cfg.batch_size, epochs=self.cfg.epochs,
+                initial_epoch=self.first_epoch, verbose=0, callbacks=[callback], shuffle=True,
             )
         return callback.epochs_completed, callback.failure
 
@@ -356,7 +387,33 @@ class _KerasLoop(_Loop):
         return self._predict_chunks(self.model, x)
 
     def save(self, path: Path) -> None:
+        # On JAX the variables live outside the model during an epoch (Keras reattaches them
+        # at its end): a save between two batches ("checkpoint now") must reattach first.
+        sync = getattr(self.model, "jax_state_sync", None)
+        if sync is not None:
+            sync()
         self.model.save(path)
+
+    def state(self) -> tuple[list[tuple[str, np.ndarray]], list[tuple[str, np.ndarray]]]:
+        weights = [(v.path, np.array(v)) for v in self.model.weights]
+        optimizer = [(v.path, np.array(v)) for v in self.model.optimizer.variables]
+        return weights, optimizer
+
+    def restore(self, weights: list[np.ndarray], optimizer: list[np.ndarray]) -> None:
+        model = self.model
+        model.optimizer.build(model.trainable_variables)
+        _assign(model.weights, weights, "weights")
+        _assign(model.optimizer.variables, optimizer, "optimizer state")
+
+
+def _assign(variables: list[Any], values: list[np.ndarray], what: str) -> None:
+    from mnist_tui.errors import MnistTuiError
+
+    if len(variables) != len(values) or any(tuple(v.shape) != a.shape for v, a in zip(variables, values,
+                                                                                        strict=False)):
+        raise MnistTuiError(f"the checkpoint's {what} do not fit this model (was the config changed?)")
+    for var, value in zip(variables, values, strict=True):
+        var.assign(value)
 
 
 class _ScratchLoop(_Loop):
@@ -365,12 +422,15 @@ class _ScratchLoop(_Loop):
 
         cfg = self.cfg
         self.net = ScratchNet(784, cfg.hidden_units, 10, cfg.activation, seed=cfg.seed)
-        rng = np.random.default_rng(cfg.seed)
+        self.restore_checkpoint()
+        rng = np.random.default_rng([cfg.seed, self.first_epoch])
         x, y = self.data.x_train, self.data.y_train
-        bs, done = cfg.batch_size, 0
+        bs, done = cfg.batch_size, self.first_epoch
         self.emit(PhaseChanged(TRAINING))
         self.clock.restart()
-        for epoch in range(1, cfg.epochs + 1):
+        for epoch in range(self.first_epoch + 1, cfg.epochs + 1):
+            if self.control.stop_requested:
+                break
             self.meter.start_epoch(epoch)
             t0 = self.clock.elapsed()
             order = rng.permutation(len(x))
@@ -384,6 +444,7 @@ class _ScratchLoop(_Loop):
                     return done, f"loss became {b_loss} at epoch {epoch} step {step} — learning rate too high?"
                 if self.control.paused:
                     self.clock.wait_while_paused(self.control, self.emit)
+                self.after_batch()
                 if self.control.stop_requested:
                     break
             if self.control.stop_requested and (last is None or last.step < last.steps):
@@ -393,8 +454,6 @@ class _ScratchLoop(_Loop):
             done = epoch
             self.emit(EpochEnd(epoch, cfg.epochs, last.loss, last.accuracy, val_loss, val_acc,
                                self.clock.elapsed() - t0))
-            if self.control.stop_requested:
-                break
         return done, ""
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -402,3 +461,20 @@ class _ScratchLoop(_Loop):
 
     def save(self, path: Path) -> None:
         self.net.save(path)
+
+    def state(self) -> tuple[list[tuple[str, np.ndarray]], list[tuple[str, np.ndarray]]]:
+        weights = [(k, self.net.params[k].copy()) for k in ("W1", "b1", "W2", "b2")]
+        velocity = self.net.velocity()
+        return weights, [(f"velocity/{k}", velocity[k].copy()) for k in ("W1", "b1", "W2", "b2")]
+
+    def restore(self, weights: list[np.ndarray], optimizer: list[np.ndarray]) -> None:
+        from mnist_tui.errors import MnistTuiError
+
+        keys = ("W1", "b1", "W2", "b2")
+        if len(weights) != 4 or any(self.net.params[k].shape != w.shape for k, w in zip(keys, weights,
+                                                                                           strict=True)):
+            raise MnistTuiError("the checkpoint's weights do not fit this network (was the config changed?)")
+        for k, w in zip(keys, weights, strict=True):
+            self.net.params[k] = w.astype(self.net.dtype, copy=True)
+        if len(optimizer) == len(keys):
+            self.net.set_velocity(dict(zip(keys, optimizer, strict=True)))

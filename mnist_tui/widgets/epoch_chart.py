@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from mnist_tui.training.events import EpochEnd
+from mnist_tui.events import EpochEnd
 from mnist_tui.widgets.cached_plot import CachedPlot
 
 

@@ -73,7 +73,7 @@ class RunsChart(CachedPlot):
             if self.metric == "accuracy":
                 plt.ylim(max(0.0, low), 100.0)
         else:
-            plt.title("space: select runs · o / enter: overlay them here")
+            plt.title("space: select runs · o: overlay them here")
             plt.xlim(0, 1)
         plt.xlabel("epoch")
         self.changed()

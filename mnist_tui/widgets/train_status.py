@@ -12,8 +12,8 @@ import math
 from rich.text import Text
 from textual.widget import Widget
 
-from mnist_tui.training.events import DONE, FAILED, PAUSED, STOPPED
-from mnist_tui.training.history import RunHistory
+from mnist_tui.events import DONE, FAILED, PAUSED, STOPPED
+from mnist_tui.history import RunHistory
 
 OVERFIT_GAP = 0.02  # train − test accuracy above this is called overfitting
 STATE_STYLE = {DONE: "bold green", FAILED: "bold red", PAUSED: "bold yellow", STOPPED: "bold yellow"}
@@ -28,8 +28,8 @@ def fmt_seconds(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
-def status_lines(history: RunHistory, idle_hint: str = "") -> list[Text]:
-    """Three lines: progress, metrics/result, and details (reason, run directory, hint)."""
+def status_lines(history: RunHistory, idle_hint: str = "", run: str = "") -> list[Text]:
+    """Three lines: progress, metrics/result, and details (run, backend, reason, directory)."""
     first, second, third = Text(), Text(), Text()
     phase = history.phase or "idle"
     first.append(f" {phase.upper()} ", style=STATE_STYLE.get(phase, "bold reverse"))
@@ -45,7 +45,8 @@ def status_lines(history: RunHistory, idle_hint: str = "") -> list[Text]:
     elif idle_hint:
         first.append(f" {idle_hint}")
     if fin is not None and math.isfinite(fin.test_accuracy):
-        second = Text(f" test accuracy {fin.test_accuracy:.2%} · test loss {fin.test_loss:.4f}", style="bold")
+        label = "test accuracy" if fin.evaluated else f"test accuracy after epoch {fin.epochs_completed}"
+        second = Text(f" {label} {fin.test_accuracy:.2%} · test loss {fin.test_loss:.4f}", style="bold")
         if history.epochs:
             train_acc = history.epochs[-1].accuracy
             gap = train_acc - fin.test_accuracy
@@ -57,9 +58,17 @@ def status_lines(history: RunHistory, idle_hint: str = "") -> list[Text]:
         if fin.reason:
             third.append(f" {fin.reason}", style="bold" if fin.status == FAILED else "")
         if fin.run_dir:
-            third.append(f" saved to {fin.run_dir}", style="dim")
+            third.append(" · " if fin.reason else " ")
+            third.append(f"saved to {fin.run_dir}", style="dim")
     elif phase == FAILED and history.phase_detail and data is not None:
         third.append(f" {history.phase_detail}", style="bold")
+    elif run:
+        started = history.started
+        third.append(f" run {run}", style="dim")
+        if started is not None and started.backend:
+            third.append(f" · {started.backend} · pid {started.pid}", style="dim")
+            if started.from_epoch:
+                third.append(f" · resumed after epoch {started.from_epoch}", style="dim")
     for line in (first, second, third):
         line.no_wrap = True
         line.overflow = "ellipsis"
@@ -76,8 +85,8 @@ class TrainStatus(Widget):
         self._lines: list[Text] = [Text()]
         self._plain = ""
 
-    def show(self, history: RunHistory, idle_hint: str = "") -> None:
-        lines = status_lines(history, idle_hint)
+    def show(self, history: RunHistory, idle_hint: str = "", run: str = "") -> None:
+        lines = status_lines(history, idle_hint, run)
         plain = "\n".join(line.plain for line in lines)
         if plain != self._plain:
             self._lines, self._plain = lines, plain

@@ -1,0 +1,116 @@
+"""Starting trainer processes: warm ones for the app, detached ones for the CLI.
+
+Every trainer runs ``python -m mnist_tui.runs.process`` in a session of its own
+(``start_new_session``), so the terminal's hang-up, the app's Ctrl+C or the app's death
+never reach it: the run directory is its only tie to the rest of the world.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import IO, Any
+
+from mnist_tui.runs.process import READY
+from mnist_tui.runs.rundir import TRAINER_LOG
+
+COMMAND = (sys.executable, "-m", "mnist_tui.runs.process")
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # The package as this process imported it, wherever it lives (an editable install, a checkout).
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def spawn(args: list[str], *, stdin: Any = subprocess.DEVNULL, stdout: Any = subprocess.DEVNULL,
+          stderr: Any = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([*COMMAND, *args], stdin=stdin, stdout=stdout, stderr=stderr, env=_env(),
+                            start_new_session=True, close_fds=True)
+
+
+def start_detached(run_dir: Path, action: str = "train") -> subprocess.Popen[bytes]:
+    """A trainer for ``run_dir`` that outlives whoever started it; its output goes to trainer.log."""
+    fd = os.open(run_dir / TRAINER_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        return spawn(["--run", str(run_dir), "--action", action], stdout=fd, stderr=fd)
+    finally:
+        os.close(fd)
+
+
+class WarmTrainer:
+    """A trainer process with Keras imported on ``backend`` and warmed up, waiting for a job.
+
+    ``backend`` "none" is a trainer for the NumPy net (nothing to import). Closing its stdin
+    without a job ends it, so an app that quits or dies never leaves one behind.
+    """
+
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
+        self._log: IO[bytes] = tempfile.NamedTemporaryFile(  # noqa: SIM115 - the child writes it; removed at take
+            prefix="mnist-tui-warm-", suffix=".log", delete=False)
+        self.proc = spawn(["--warm", "--backend", backend], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=self._log)
+        self.ready = threading.Event()
+        self.taken = False
+        threading.Thread(target=self._await_ready, name="warm trainer", daemon=True).start()
+
+    def _await_ready(self) -> None:
+        assert self.proc.stdout is not None
+        with contextlib.suppress(OSError, ValueError):
+            if self.proc.stdout.readline().strip() == READY.encode():
+                self.ready.set()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def failure(self) -> str:
+        """Why the process is gone: the last line of what it printed."""
+        with contextlib.suppress(OSError):
+            lines = Path(self._log.name).read_text(errors="replace").strip().splitlines()
+            if lines:
+                return lines[-1][:300]
+        return f"the trainer process exited with code {self.proc.returncode}"
+
+    def take(self, run_dir: Path, action: str = "train", model: str | None = None) -> subprocess.Popen[bytes]:
+        """Hand it the run: from now on it is that run's trainer."""
+        assert self.proc.stdin is not None
+        self.taken = True
+        job = {"run": str(run_dir), "action": action} | ({"model": model} if model else {})
+        try:
+            self.proc.stdin.write((json.dumps(job) + "\n").encode())
+            self.proc.stdin.close()
+        except OSError:
+            pass  # it died: the follower reports the run as failed, with self.failure()
+        self._cleanup_log()
+        return self.proc
+
+    def discard(self) -> None:
+        """Not needed after all: closing stdin makes it exit (SIGTERM if it is stuck importing)."""
+        if self.taken:
+            return
+        with contextlib.suppress(OSError):
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+        with contextlib.suppress(OSError):
+            self.proc.terminate()
+        self._cleanup_log()
+
+    def _cleanup_log(self) -> None:
+        with contextlib.suppress(OSError):
+            self._log.close()
+            os.unlink(self._log.name)

@@ -1,0 +1,376 @@
+"""A run is a process: the trainer that owns one run directory, from start to summary.
+
+``run_job`` trains (or resumes, or evaluates) the run in a directory, in this process:
+``mnist-tui train`` calls it in the foreground. ``python -m mnist_tui.runs.process`` is the
+same job in a process of its own, started by a launcher (``mnist_tui.runs.launch``):
+
+* ``--run DIR --action train|resume|evaluate`` — a detached run (``train --detach``,
+  ``resume --detach``, the Runs tab's evaluate key);
+* ``--warm --backend B`` — a warm trainer: imports Keras on backend B and warms it up, says
+  ``ready`` on stdout, then waits on stdin for one job line (JSON: run, action). An app
+  keeps one of these ready so that ``s`` starts at once. If stdin closes first (the app
+  quit or died), it exits.
+
+Once it has its job, the process owns nothing but the run directory: its output goes to
+``trainer.log`` there, it sits in a session of its own (a closed terminal or SSH drop does
+not reach it), and it is controlled only through ``control/``. SIGTERM and SIGINT stop the
+run after the current batch and save it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mnist_tui.config import TrainConfig, check_backend, resolve_backend
+from mnist_tui.errors import MnistTuiError
+from mnist_tui.events import (
+    DONE,
+    EVALUATING,
+    FAILED,
+    LOADING,
+    STOPPED,
+    DataReady,
+    Emit,
+    EpochEnd,
+    Event,
+    PhaseChanged,
+    Predictions,
+    RunFinished,
+    TrainerStarted,
+)
+from mnist_tui.runs.control import ControlPoller
+from mnist_tui.runs.follow import LogReader, counted
+from mnist_tui.runs.recorder import RunRecorder
+from mnist_tui.runs.rundir import (
+    CHECKPOINT,
+    OWNER,
+    SUMMARY,
+    TRAINER_LOG,
+    RunStoreError,
+    atomic_write_json,
+    owner_record,
+    read_config,
+    read_json,
+)
+from mnist_tui.training.control import TrainControl
+
+ACTIONS = ("train", "resume", "evaluate", "open")
+READY = "ready"
+
+
+@dataclass(frozen=True)
+class History:
+    """What a run directory already holds, for a resume: counted epochs and how it ended."""
+
+    epochs: list[EpochEnd]
+    checkpoint_epoch: int  # -1: no checkpoint
+    status: str  # done | stopped | failed | "" (no summary: crashed or killed)
+    reason: str
+
+
+def read_history(path: Path) -> History:
+    events = counted(LogReader(path).read_all())
+    epochs = [e for e in events if isinstance(e, EpochEnd)]
+    summary = read_json(path / SUMMARY)
+    status = summary.get("status", "") if isinstance(summary, dict) else ""
+    reason = summary.get("reason", "") if isinstance(summary, dict) else ""
+    epoch = -1
+    with contextlib.suppress(OSError, ValueError, KeyError), np.load(path / CHECKPOINT, allow_pickle=False) as npz:
+        epoch = int(json.loads(str(npz["meta"]))["epoch"])
+    return History(epochs, epoch, str(status), str(reason))
+
+
+def resume_problem(path: Path, history: History, cfg: TrainConfig) -> str:
+    """Why this run cannot be resumed, or "" when it can."""
+    if history.status == DONE and len(history.epochs) >= cfg.epochs:
+        return f"run {path.name} is done ({cfg.epochs} epochs); resume it with more --epochs to train on"
+    if history.status == FAILED and "loss became" in history.reason:
+        return f"run {path.name} failed ({history.reason}): resuming would fail the same way"
+    return ""
+
+
+def take_ownership(path: Path) -> None:
+    """run.json names this process from now on (keeping the run's original start time)."""
+    old = read_json(path / OWNER)
+    record = owner_record()
+    if isinstance(old, dict) and isinstance(old.get("started"), str):
+        record["started"] = old["started"]
+    atomic_write_json(path / OWNER, record)
+
+
+def run_job(path: str | os.PathLike[str], action: str = "train", *, emit: Emit | None = None,
+            control: TrainControl | None = None, model: str | None = None) -> RunFinished:
+    """Train, resume or evaluate the run in ``path`` here, until it ends. ``emit`` also gets
+    every event (the CLI's progress printer); ``control`` may be shared with signal handlers."""
+    run_dir = Path(path)
+    control = control or TrainControl()
+    if action == "open":
+        return _open_model(run_dir, model or "", emit)
+    cfg = read_config(run_dir)
+    if action == "evaluate":
+        return _evaluate_run(run_dir, cfg, emit)
+    from mnist_tui.training.trainer import Resume, train
+
+    resume: Resume | None = None
+    prior: list[EpochEnd] = []
+    if action == "resume":
+        history = read_history(run_dir)
+        problem = resume_problem(run_dir, history, cfg)
+        if problem:
+            raise RunStoreError(problem)
+        start = max(history.checkpoint_epoch, 0)
+        if history.checkpoint_epoch > 0:
+            with np.load(run_dir / CHECKPOINT, allow_pickle=False) as npz:
+                resume = Resume(start, {k: npz[k] for k in npz.files})
+        else:
+            resume = Resume(0, {})
+        prior = [e for e in history.epochs if e.epoch <= start]
+        with contextlib.suppress(OSError):
+            (run_dir / SUMMARY).unlink()  # running again: summary.json is written when it ends
+    take_ownership(run_dir)
+    started = _started(run_dir)
+    recorder = RunRecorder(run_dir, cfg, prior_epochs=prior, started=started)
+    backend = "numpy" if cfg.preset == "scratch" else resolve_backend(cfg.backend)
+    recorder(TrainerStarted(os.getpid(), socket.gethostname(), backend, resume.epoch if resume else 0, cfg.epochs))
+    poller = ControlPoller(run_dir, control, recorder).start()
+    t0 = time.perf_counter()
+    try:
+        result = train(cfg, emit, control, sink=recorder, resume=resume if resume and resume.arrays else None)
+    except BaseException as err:
+        with contextlib.suppress(Exception):
+            reason = str(err) if isinstance(err, MnistTuiError) else f"{type(err).__name__}: {err}"
+            if isinstance(err, KeyboardInterrupt):
+                reason = "aborted"
+            fin = RunFinished(FAILED, reason, recorder.epochs_recorded, math.nan, math.nan, (), (), 0.0,
+                              time.perf_counter() - t0, str(run_dir), evaluated=False)
+            recorder(fin)
+        raise
+    finally:
+        poller.close()
+        with contextlib.suppress(RunStoreError):
+            recorder.close()
+    return result
+
+
+def _both(first: Emit, second: Emit) -> Emit:
+    def emit(event: Event) -> None:
+        first(event)
+        second(event)
+
+    return emit
+
+
+def _started(run_dir: Path) -> Any:
+    from datetime import datetime
+
+    owner = read_json(run_dir / OWNER)
+    with contextlib.suppress(TypeError, ValueError):
+        return datetime.fromisoformat(owner["started"])  # type: ignore[index]
+    return None
+
+
+# ----------------------------------------------------------------------------- evaluation
+def _evaluate_run(run_dir: Path, cfg: TrainConfig, emit: Emit | None) -> RunFinished:
+    """The final test evaluation a stop skipped: the saved model on the test set, then the
+    summary updated in place (``evaluated`` true)."""
+    from mnist_tui.data import load_dataset
+    from mnist_tui.models.saved import evaluate, load_model
+    from mnist_tui.runs.rundir import model_file
+    from mnist_tui.training.trainer import result_from_probabilities
+
+    say = emit or (lambda event: None)
+    summary = read_json(run_dir / SUMMARY)
+    if not isinstance(summary, dict):
+        raise RunStoreError(f"run {run_dir.name} has no summary yet (still running, or crashed: resume it first)")
+    path = run_dir / model_file(cfg.preset)
+    if not path.is_file():
+        raise RunStoreError(f"run {run_dir.name} has no saved model ({path.name}) to evaluate")
+    t0 = time.perf_counter()
+    say(PhaseChanged(LOADING, f"model {path.name}"))
+    model = load_model(path)
+    ds = load_dataset(cfg.dataset, cfg.data_path)
+    say(PhaseChanged(EVALUATING, "test set"))
+    probs = evaluate(model, ds.x_test, ds.y_test)
+    fin = result_from_probabilities(
+        str(summary.get("status", STOPPED)), "final test evaluation of the saved model", int(
+            summary.get("epochs_completed", 0)), probs, ds.y_test.astype(np.int64),
+        float((summary.get("timings") or {}).get("train_seconds", 0.0)), time.perf_counter() - t0, str(run_dir))
+    summary.update({
+        "evaluated": True, "test_loss": _finite(fin.test_loss), "test_accuracy": _finite(fin.test_accuracy),
+        "per_class_accuracy": [_finite(a) for a in fin.per_class_accuracy],
+        "confusion_matrix": [list(r) for r in fin.confusion],
+        "reason": (str(summary.get("reason", "")).split(";")[0] + "; evaluated afterwards").strip("; "),
+    })
+    atomic_write_json(run_dir / SUMMARY, summary)
+    say(fin)
+    return fin
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _open_model(run_dir: Path, model_path: str, emit: Emit | None) -> RunFinished:
+    """``mnist-tui open``: evaluate a saved model into a scratch run directory, so the app
+    shows it (viewer, inspect, draw) the way it shows any run."""
+    from mnist_tui.data import load_dataset
+    from mnist_tui.models.saved import evaluate, load_model
+    from mnist_tui.runs.recorder import npz_bytes
+    from mnist_tui.runs.rundir import atomic_write_bytes
+    from mnist_tui.training.trainer import result_from_probabilities
+
+    cfg = read_config(run_dir)
+    take_ownership(run_dir)
+    recorder = RunRecorder(run_dir, cfg)
+    out = recorder if emit is None else _both(recorder, emit)
+    t0 = time.perf_counter()
+    try:
+        out(TrainerStarted(os.getpid(), socket.gethostname(), "", 0, 0))
+        out(PhaseChanged(LOADING, f"model {model_path}"))
+        model = load_model(model_path)
+        out(PhaseChanged(LOADING, cfg.dataset))
+        ds = load_dataset(cfg.dataset, cfg.data_path)
+        out(DataReady(len(ds.x_train), 0, len(ds.x_test), 0, 0, 0, ds.class_names, ds.source, "test set",
+                      ds.x_test, ds.y_test))
+
+        def progress(done: int, total: int) -> None:
+            out(PhaseChanged(EVALUATING, f"{model.name}: {done:,}/{total:,} test images ({done / total:.0%})"))
+
+        probs = evaluate(model, ds.x_test, ds.y_test, progress)
+        arrays = model.forward
+        if arrays is not None:
+            atomic_write_bytes(run_dir / CHECKPOINT, npz_bytes(arrays))
+        out(Predictions(0, probs))
+        fin = result_from_probabilities(DONE, f"loaded {model_path} ({model.param_count:,} params)", 0, probs,
+                                        ds.y_test.astype(np.int64), 0.0, time.perf_counter() - t0, None)
+        out(fin)
+        out(PhaseChanged(DONE, fin.reason))
+    except BaseException as err:
+        reason = str(err) if isinstance(err, MnistTuiError) else f"{type(err).__name__}: {err}"
+        with contextlib.suppress(Exception):
+            out(RunFinished(FAILED, reason, 0, math.nan, math.nan, (), (), 0.0, time.perf_counter() - t0, None,
+                            evaluated=False))
+            out(PhaseChanged(FAILED, reason))
+        raise
+    finally:
+        with contextlib.suppress(RunStoreError):
+            recorder.close()
+    return fin
+
+
+# ----------------------------------------------------------------------------- the process
+def _detach_output(run_dir: Path) -> None:
+    """From here on the run directory is the only connection: output to trainer.log."""
+    fd = os.open(run_dir / TRAINER_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    null = os.open(os.devnull, os.O_RDONLY)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(null, 0)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    os.close(null)
+
+
+def _install_stop_signals(control: TrainControl) -> None:
+    """SIGTERM/SIGINT: stop after this batch and save; a second one aborts. SIGHUP: ignored
+    (there is no terminal to lose: the run goes on)."""
+    def on_signal(signum: int, frame: Any) -> None:
+        if control.stop_requested:
+            raise KeyboardInterrupt
+        control.stop(quick=True)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+def _warm_up(backend: str) -> None:
+    """Import Keras on ``backend`` and pay its first-use costs now, not at the user's ``s``."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    check_backend(backend)
+    from mnist_tui.training.trainer import freeze_import_garbage
+
+    freeze_import_garbage(warm_up=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mnist_tui.runs.process")
+    parser.add_argument("--run", help="the run directory")
+    parser.add_argument("--action", choices=ACTIONS, default="train")
+    parser.add_argument("--model", help="the model file (--action open)")
+    parser.add_argument("--warm", action="store_true", help="warm up, then wait on stdin for the job")
+    parser.add_argument("--backend", default="auto")
+    args = parser.parse_args(argv)
+    control = TrainControl()
+    _install_stop_signals(control)
+    if args.warm:
+        job = _wait_for_job(args.backend)
+        if job is None:
+            return 0
+        run, action, model = job["run"], job.get("action", "train"), job.get("model")
+    else:
+        run, action, model = args.run, args.action, args.model
+    if not run:
+        parser.error("--run is required")
+    _detach_output(Path(run))
+    code = 0
+    try:
+        result = run_job(run, action, control=control, model=model)
+        code = 1 if result.status == FAILED else 0
+    except MnistTuiError as err:
+        print(f"mnist-tui trainer: {err}", file=sys.stderr)
+        code = 1
+    except BaseException as err:  # recorded in the run as failed; the log keeps the traceback
+        import traceback
+
+        traceback.print_exception(err)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # no interpreter teardown: TensorFlow's can take seconds, and all is on disk
+
+
+def _wait_for_job(backend: str) -> dict[str, Any] | None:
+    """Warm up (backend "none": a trainer for the NumPy net, nothing to warm), say ready, then
+    read the job. A job sent early waits in the pipe until the warm-up is done."""
+    if backend != "none":
+        _warm_up_quietly(backend)
+    try:
+        print(READY, flush=True)
+    except OSError:
+        return None  # nobody is listening
+    line = sys.stdin.readline()
+    if not line.strip():
+        return None  # the app went away before it needed us
+    try:
+        job = json.loads(line)
+    except ValueError:
+        return None
+    return job if isinstance(job, dict) and isinstance(job.get("run"), str) else None
+
+
+def _warm_up_quietly(backend: str) -> None:
+    try:
+        _warm_up(backend)
+    except Exception as err:  # the job will meet the same error and record it in its run
+        print(f"mnist-tui trainer: warm-up failed: {err}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

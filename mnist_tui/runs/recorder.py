@@ -1,0 +1,266 @@
+"""The trainer's side of the run directory: every event to the log, arrays beside it.
+
+The training thread only appends events to a queue (the per-batch hot path: one deque
+append). A writer thread drains it at least ``1 / FLUSH_INTERVAL`` times a second: batch
+rows reach the OS (readable by followers) within a tenth of a second, and are fsynced at
+every epoch end and every ``FSYNC_SECONDS``. A side file (test set, predictions, summary)
+is written atomically *before* the log line that announces it, so a follower that sees the
+line can always open the file. Checkpoints are written by a thread of their own from a
+snapshot of the weights, so saving never stalls training.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mnist_tui.config import TrainConfig
+from mnist_tui.events import (
+    BatchEnd,
+    Checkpointed,
+    DataReady,
+    EpochEnd,
+    Event,
+    Predictions,
+    RunFinished,
+    encode,
+)
+from mnist_tui.runs.rundir import (
+    CHECKPOINT,
+    DIR_MODE,
+    FILE_MODE,
+    HEARTBEAT_SECONDS,
+    LOG,
+    PREDICTIONS,
+    SUMMARY,
+    TEST_SET,
+    RunStoreError,
+    atomic_save,
+    atomic_write_bytes,
+    atomic_write_json,
+    heartbeat,
+    model_file,
+    predictions_file,
+)
+
+FLUSH_INTERVAL = 0.05  # seconds: batch rows readable by followers at least 10× a second
+FSYNC_SECONDS = 3.0  # and durable at every epoch end and at least this often
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def npz_bytes(arrays: dict[str, np.ndarray], compressed: bool = False) -> bytes:
+    buf = io.BytesIO()
+    (np.savez_compressed if compressed else np.savez)(buf, **arrays)
+    return buf.getvalue()
+
+
+class RunRecorder:
+    """An event listener that keeps a run directory up to date as training goes.
+
+    ``prior_epochs`` are the counted epochs of earlier attempts (a resumed run), so the
+    summary covers the whole run. ``error`` is set when the directory stops accepting
+    writes; the next event then raises it in the training thread, which ends the run.
+    """
+
+    def __init__(self, path: Path, cfg: TrainConfig, *, prior_epochs: Sequence[EpochEnd] = (),
+                 started: datetime | None = None) -> None:
+        self.path = path
+        self.cfg = cfg
+        self.started = started or datetime.now(timezone.utc)
+        self.error: RunStoreError | None = None
+        self._epochs: list[EpochEnd] = list(prior_epochs)
+        self._data: DataReady | None = None
+        self._queue: deque[Event] = deque()
+        self._wake = threading.Event()
+        self._closing = False
+        self._last_fsync = time.monotonic()
+        self._last_beat = 0.0
+        self._checkpointer: threading.Thread | None = None
+        try:
+            (path / PREDICTIONS).mkdir(mode=DIR_MODE, exist_ok=True)
+            self._fd = os.open(path / LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+        except OSError as err:
+            raise RunStoreError(f"cannot write {path / LOG}: {err.strerror or err}") from err
+        self._writer = threading.Thread(target=self._write_loop, name="run writer", daemon=True)
+        self._writer.start()
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / model_file(self.cfg.preset)
+
+    @property
+    def epochs_recorded(self) -> int:
+        return len(self._epochs)
+
+    # ------------------------------------------------------------------ training thread
+    def __call__(self, event: Event) -> None:
+        """Hot path for BatchEnd: one attribute check and one deque append."""
+        if self.error is not None and type(event) is not RunFinished:
+            raise self.error
+        self._queue.append(event)
+        if type(event) is not BatchEnd:
+            self._wake.set()
+
+    def checkpoint(self, epoch: int, arrays: dict[str, np.ndarray]) -> None:
+        """Write ``arrays`` (a snapshot: the caller must not change them) to checkpoint.npz
+        in the background; a ``Checkpointed`` event follows once it is on disk."""
+        self.wait_for_checkpoint()
+
+        def write() -> None:
+            t0 = time.perf_counter()
+            try:
+                atomic_write_bytes(self.path / CHECKPOINT, npz_bytes(arrays))
+            except OSError as err:
+                self.error = RunStoreError(f"cannot write {self.path / CHECKPOINT}: {err.strerror or err}")
+                return
+            self(Checkpointed(epoch, time.perf_counter() - t0))
+
+        self._checkpointer = threading.Thread(target=write, name="checkpoint writer", daemon=True)
+        self._checkpointer.start()
+
+    def wait_for_checkpoint(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.join()
+            self._checkpointer = None
+
+    def save_model(self, save: Callable[[Path], None]) -> None:
+        try:
+            atomic_save(self.model_path, save)
+        except OSError as err:
+            raise RunStoreError(f"cannot write {self.model_path}: {err.strerror or err}") from err
+
+    def close(self) -> None:
+        """Write everything still queued, fsync, and stop the threads."""
+        self.wait_for_checkpoint()
+        self._closing = True
+        self._wake.set()
+        self._writer.join()
+        self._drain(final=True)
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+        if self.error is not None:
+            raise self.error
+
+    # ------------------------------------------------------------------ writer thread
+    def _write_loop(self) -> None:
+        while not self._closing:
+            self._wake.wait(FLUSH_INTERVAL)
+            self._wake.clear()
+            self._drain()
+            now = time.monotonic()
+            if now - self._last_beat >= HEARTBEAT_SECONDS:
+                self._last_beat = now
+                heartbeat(self.path)
+
+    def _drain(self, final: bool = False) -> None:
+        if self.error is not None:
+            self._queue.clear()
+            return
+        lines: list[str] = []
+        durable = final
+        try:
+            while self._queue:
+                event = self._queue.popleft()
+                if type(event) is not BatchEnd:
+                    durable |= self._before_line(event, lines)
+                lines.append(encode(event))
+            self._write(lines)
+            if durable or (lines and time.monotonic() - self._last_fsync >= FSYNC_SECONDS):
+                os.fsync(self._fd)
+                self._last_fsync = time.monotonic()
+        except OSError as err:
+            self.error = RunStoreError(f"cannot write {self.path / LOG}: {err.strerror or err}")
+        except RunStoreError as err:
+            self.error = err
+
+    def _write(self, lines: list[str]) -> None:
+        if not lines:
+            return
+        data = ("\n".join(lines) + "\n").encode()
+        lines.clear()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view):]
+
+    def _before_line(self, event: Event, pending: list[str]) -> bool:
+        """Side files of ``event``, written before its line. Returns whether to fsync."""
+        if isinstance(event, DataReady):
+            self._data = event
+            if event.x_test is not None and event.y_test is not None:
+                self._side_file(TEST_SET, npz_bytes({"x_test": event.x_test, "y_test": event.y_test,
+                                                     "class_names": np.array(event.class_names)}, compressed=True))
+        elif isinstance(event, Predictions):
+            if event.probabilities is not None:
+                self._side_file(predictions_file(event.epoch), npy_bytes(event.probabilities.astype(np.float16)))
+        elif isinstance(event, EpochEnd):
+            self._epochs.append(event)
+            return True
+        elif isinstance(event, RunFinished):
+            self._write(pending)  # every row before the summary
+            self._side_file(SUMMARY, None, summary=self.summary(event))
+            return True
+        return False
+
+    def _side_file(self, name: str, data: bytes | None, summary: dict[str, Any] | None = None) -> None:
+        target = self.path / name
+        try:
+            if summary is not None:
+                atomic_write_json(target, summary)
+            else:
+                atomic_write_bytes(target, data or b"")
+        except OSError as err:
+            raise RunStoreError(f"cannot write {target}: {err.strerror or err}") from err
+
+    # ------------------------------------------------------------------ summary
+    def summary(self, fin: RunFinished) -> dict[str, Any]:
+        data = self._data
+        return {
+            "status": fin.status,
+            "reason": fin.reason,
+            "preset": self.cfg.preset,
+            "config": self.cfg.to_dict(),
+            "dataset": None if data is None else {
+                "name": self.cfg.dataset, "source": data.source, "n_train": data.n_train,
+                "n_val": data.n_val, "n_test": data.n_test, "validation": data.validation,
+                "class_names": list(data.class_names),
+            },
+            "epochs_completed": fin.epochs_completed,
+            "evaluated": fin.evaluated,
+            "test_loss": _finite_or_none(fin.test_loss),
+            "test_accuracy": _finite_or_none(fin.test_accuracy),
+            "per_class_accuracy": [_finite_or_none(a) for a in fin.per_class_accuracy],
+            "confusion_matrix": [list(row) for row in fin.confusion],
+            "epochs": [
+                {"epoch": e.epoch, "loss": _finite_or_none(e.loss), "accuracy": _finite_or_none(e.accuracy),
+                 "val_loss": _finite_or_none(e.val_loss), "val_accuracy": _finite_or_none(e.val_accuracy),
+                 "seconds": round(e.seconds, 3)}
+                for e in self._epochs
+            ],
+            "timings": {
+                "started": self.started.isoformat(timespec="seconds"),
+                "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "train_seconds": round(fin.train_seconds, 3),
+                "total_seconds": round(fin.total_seconds, 3),
+            },
+            "model_file": self.model_path.name if self.model_path.exists() else None,
+        }
