@@ -53,7 +53,7 @@ from mnist_tui.screens.setup import SetupView
 from mnist_tui.screens.train import TrainView
 from mnist_tui.screens.viewer import ViewerView
 from mnist_tui.session import OPEN, RunSession
-from mnist_tui.training.trainer import confusion_matrix
+from mnist_tui.training.metrics import confusion_matrix
 from mnist_tui.widgets.cached_plot import CachedPlot
 from mnist_tui.widgets.confusion_grid import ConfusionGrid
 from mnist_tui.widgets.epoch_chart import EpochChart
@@ -104,8 +104,8 @@ class MnistApp(App[int]):
         Binding("a", "viewer('filter', -1)", "All classes", id="viewer.all"),
         *[Binding(str(d), f"viewer('filter', {d})", f"Only {d}s", id=f"viewer.only_{d}", show=False)
           for d in range(10)],
-        Binding("left_square_bracket", "epoch(-1)", "Epoch −1", id="epochs.prev"),
-        Binding("right_square_bracket", "epoch(1)", "Epoch +1", id="epochs.next"),
+        Binding("left_square_bracket", "epoch(-1)", "Epoch −1", id="epochs.prev", show=False),
+        Binding("right_square_bracket", "epoch(1)", "Epoch +1", id="epochs.next", show=False),
         Binding("s", "start", "Start", id="run.start"),
         Binding("p", "pause", "Pause/Resume", id="run.pause"),
         Binding("x", "stop", "Stop", id="run.stop"),
@@ -453,6 +453,11 @@ class MnistApp(App[int]):
         self.session.shutdown("app closed")
         super().exit(*args, **kwargs)
 
+    def on_unmount(self) -> None:
+        """However the app is torn down (a test's run_test too): stop following, release the
+        warm trainer, remove an unsaved run's scratch directory."""
+        self.session.shutdown("app closed")
+
     def _quit_after_stop(self) -> None:
         if self._quitting:
             return
@@ -705,9 +710,11 @@ class MnistApp(App[int]):
         if not self._ui_alive:
             return
         hint = self.source.status() if self.warm else ""
+        handle = self.session.handle
+        shown = handle is not None and handle.path is not None and self.session.kind != OPEN
         self.status_line.show(self.history, idle_hint=f"Press s to start. {hint}".strip(),
-                              run=self.session.path.name if self.session.path and self.session.kind != OPEN
-                              else "")
+                              run=handle.path.name if shown and handle and handle.path else "",
+                              saved=not getattr(handle, "temporary", False))
 
     def _redraw_charts(self, force: bool = False) -> float | None:
         """Only when visible and only what changed (epoch ends too wait for the paced tick).

@@ -9,9 +9,10 @@ they are there.
 
 Line format: ``{"<kind>": payload}``. The hot kinds (batch, epoch) carry a positional list
 so that a line is short and thousands of them parse in one NumPy call; the rest carry their
-fields by name. Non-finite floats are written as ``null`` (JSON has no NaN) and read back as
-NaN. Unknown kinds raise ``UnknownEvent`` so that an older reader can skip what a newer
-trainer wrote.
+fields by name. Batch and epoch floats keep 7 significant digits (Keras computes them in
+float32, which holds no more); elapsed times keep 0.1 ms. Non-finite floats are written as
+``null`` (JSON has no NaN) and read back as NaN. Unknown kinds raise ``UnknownEvent`` so
+that an older reader can skip what a newer trainer wrote.
 """
 
 from __future__ import annotations

@@ -97,10 +97,9 @@ def paused_child(code: str, args: list[str], data_dir: Path) -> Iterator[subproc
     """Run ``code`` (a trainer that prints SLEEPING and sleeps mid-run) in a child process.
 
     Yields once the child is asleep mid-run; on exit it is killed with SIGKILL, the crash the
-    run store must survive. Checkpoints every epoch (the 30 s default is longer than the run).
+    run store must survive.
     """
-    env = {**os.environ, "MNIST_TUI_DATA": str(data_dir), "PYTHONPATH": str(REPO_ROOT),
-           "MNIST_TUI_CHECKPOINT_SECONDS": "0"}
+    env = {**os.environ, "MNIST_TUI_DATA": str(data_dir), "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.Popen([sys.executable, "-c", code, *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
     try:

@@ -17,8 +17,9 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
-from mnist_tui.runs.process import READY
 from mnist_tui.runs.rundir import TRAINER_LOG
+
+READY = "ready"  # what a warm trainer prints once Keras is imported and warmed up
 
 COMMAND = (sys.executable, "-m", "mnist_tui.runs.process")
 

@@ -54,9 +54,11 @@ from mnist_tui.events import (
 )
 from mnist_tui.runs.control import ControlPoller
 from mnist_tui.runs.follow import LogReader, counted
+from mnist_tui.runs.launch import READY
 from mnist_tui.runs.recorder import RunRecorder
 from mnist_tui.runs.rundir import (
     CHECKPOINT,
+    CONFIG,
     OWNER,
     SUMMARY,
     TRAINER_LOG,
@@ -69,7 +71,6 @@ from mnist_tui.runs.rundir import (
 from mnist_tui.training.control import TrainControl
 
 ACTIONS = ("train", "resume", "evaluate", "open")
-READY = "ready"
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,10 @@ def run_job(path: str | os.PathLike[str], action: str = "train", *, emit: Emit |
         prior = [e for e in history.epochs if e.epoch <= start]
         with contextlib.suppress(OSError):
             (run_dir / SUMMARY).unlink()  # running again: summary.json is written when it ends
+    if cfg.preset != "scratch" and cfg.backend == "auto":
+        # config.json names the backend that really trains, so the run can be reproduced anywhere.
+        cfg = cfg.with_changes(backend=resolve_backend(cfg.backend))
+        atomic_write_json(run_dir / CONFIG, cfg.to_dict())
     take_ownership(run_dir)
     started = _started(run_dir)
     recorder = RunRecorder(run_dir, cfg, prior_epochs=prior, started=started)
@@ -190,7 +195,7 @@ def _evaluate_run(run_dir: Path, cfg: TrainConfig, emit: Emit | None) -> RunFini
     from mnist_tui.data import load_dataset
     from mnist_tui.models.saved import evaluate, load_model
     from mnist_tui.runs.rundir import model_file
-    from mnist_tui.training.trainer import result_from_probabilities
+    from mnist_tui.training.metrics import result_from_probabilities
 
     say = emit or (lambda event: None)
     summary = read_json(run_dir / SUMMARY)
@@ -231,7 +236,7 @@ def _open_model(run_dir: Path, model_path: str, emit: Emit | None) -> RunFinishe
     from mnist_tui.models.saved import evaluate, load_model
     from mnist_tui.runs.recorder import npz_bytes
     from mnist_tui.runs.rundir import atomic_write_bytes
-    from mnist_tui.training.trainer import result_from_probabilities
+    from mnist_tui.training.metrics import result_from_probabilities
 
     cfg = read_config(run_dir)
     take_ownership(run_dir)

@@ -119,6 +119,8 @@ class RunRecorder:
             raise self.error
         self._queue.append(event)
         if type(event) is not BatchEnd:
+            if type(event) is EpochEnd:
+                self._epochs.append(event)  # counted here: a failure right after still knows it
             self._wake.set()
 
     def checkpoint(self, epoch: int, arrays: dict[str, np.ndarray]) -> None:
@@ -133,7 +135,8 @@ class RunRecorder:
             except OSError as err:
                 self.error = RunStoreError(f"cannot write {self.path / CHECKPOINT}: {err.strerror or err}")
                 return
-            self(Checkpointed(epoch, time.perf_counter() - t0))
+            self._queue.append(Checkpointed(epoch, time.perf_counter() - t0))
+            self._wake.set()
 
         self._checkpointer = threading.Thread(target=write, name="checkpoint writer", daemon=True)
         self._checkpointer.start()
@@ -213,7 +216,6 @@ class RunRecorder:
             if event.probabilities is not None:
                 self._side_file(predictions_file(event.epoch), npy_bytes(event.probabilities.astype(np.float16)))
         elif isinstance(event, EpochEnd):
-            self._epochs.append(event)
             return True
         elif isinstance(event, RunFinished):
             self._write(pending)  # every row before the summary

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import subprocess
 import tempfile
 import threading
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from subprocess import Popen
 from typing import Any, Protocol
 
 from mnist_tui.config import TrainConfig, resolve_backend
-from mnist_tui.events import ATTACH, DETACH, Event
+from mnist_tui.events import ATTACH, DETACH, STOP, Event
 from mnist_tui.runs import control
 from mnist_tui.runs.follow import FollowThread, RunFollower
 from mnist_tui.runs.launch import WarmTrainer, spawn
@@ -61,10 +62,20 @@ class RunHandle:
         self.attached = False
 
     def close(self) -> None:
+        """Stop following. A temporary run (unsaved, or an opened model) has no one left to
+        look at it: its trainer is stopped and its scratch directory removed."""
         self.follower.stop()
-        if self.temporary and self.done:
-            shutil.rmtree(self.path.parent if self.path.parent.name.startswith("mnist-tui-") else self.path,
-                          ignore_errors=True)
+        if not self.temporary:
+            return
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(RunStoreError):
+                self.send(STOP, quick=True)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        shutil.rmtree(self.path.parent if self.path.parent.name.startswith("mnist-tui-") else self.path,
+                      ignore_errors=True)
 
 
 class RunSource(Protocol):

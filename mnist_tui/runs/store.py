@@ -450,7 +450,7 @@ def delete_run(run: RunInfo | str | os.PathLike[str], runs_dir: str | os.PathLik
         raise RunStoreError(f"{path} is not a run directory")
     if runs_dir is not None and path.resolve().parent != Path(runs_dir).expanduser().resolve():
         raise RunStoreError(f"{path} is not inside the run store {runs_dir}")
-    if owner_alive(path):
+    if load_run(path).status == RUNNING:
         raise RunStoreError(f"run {path.name} is still running; stop it first")
     try:
         shutil.rmtree(path)

@@ -125,8 +125,8 @@ class ViewerView(Vertical):
             line.append("  (no predictions yet: they arrive at the end of the first epoch)", style="dim")
         info.update(line, layout=False)
         wrong = nav.misclassified_count() if p is not None else 0
-        hint.update(f"{pos}/{total} ({filt}) · {wrong} misclassified"
-                    " · ←/→ step · m/M wrong · 0–9 class · a all · r random · [/] epoch", layout=False)
+        hint.update(Text(f"{pos}/{total} ({filt}) · {wrong} misclassified"
+                         " · ←/→ step · m/M wrong · 0–9 class · a all · r random · [ ] epoch"), layout=False)
 
     # -- actions
     def _after(self, moved: bool, failure: str = "") -> None:

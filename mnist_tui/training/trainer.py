@@ -26,6 +26,7 @@ import numpy as np
 
 from mnist_tui.config import PRESETS, TrainConfig, check_against_data, check_backend, resolve_backend, validate
 from mnist_tui.data import Dataset, load_dataset, one_hot, shape_for, split_validation, take_subset
+from mnist_tui.errors import MnistTuiError
 from mnist_tui.events import (
     COMPILING,
     DONE,
@@ -45,8 +46,8 @@ from mnist_tui.events import (
 )
 from mnist_tui.models.spec import forward_spec
 from mnist_tui.training.control import BatchMeter, TrainClock, TrainControl
+from mnist_tui.training.metrics import loss_and_accuracy, result_from_probabilities
 
-KERAS_EPSILON = 1e-7  # Keras clips probabilities the same way in its cross-entropy
 CHECKPOINT_FORMAT = "mnist-tui-checkpoint"
 
 
@@ -140,50 +141,6 @@ def prepare(cfg: TrainConfig, ds: Dataset) -> Prepared:
     )
 
 
-def loss_and_accuracy(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of softmax outputs against integer labels."""
-    if len(labels) == 0:
-        return math.nan, math.nan
-    p = np.clip(probs[np.arange(len(labels)), labels], KERAS_EPSILON, 1.0)
-    return float(-np.log(p).mean()), float((probs.argmax(axis=1) == labels).mean())
-
-
-def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n: int = 10) -> np.ndarray:
-    """Rows are true classes, columns predicted classes."""
-    return np.bincount(labels * n + predicted, minlength=n * n).reshape(n, n)
-
-
-def per_class_accuracy(confusion: np.ndarray) -> np.ndarray:
-    totals = confusion.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(totals > 0, np.diag(confusion) / np.maximum(totals, 1), np.nan)
-
-
-def run_result(status: str, reason: str, epochs: int, test_loss: float, test_accuracy: float,
-               confusion: np.ndarray, train_seconds: float, total_seconds: float,
-               run_dir: str | None, evaluated: bool = True) -> RunFinished:
-    """The run's result from its test-set confusion matrix (trained or loaded, same shape)."""
-    return RunFinished(
-        status=status, reason=reason, epochs_completed=epochs, test_loss=test_loss,
-        test_accuracy=test_accuracy,
-        per_class_accuracy=tuple(float(a) for a in per_class_accuracy(confusion)),
-        confusion=tuple(tuple(int(c) for c in row) for row in confusion),
-        train_seconds=train_seconds, total_seconds=total_seconds, run_dir=run_dir, evaluated=evaluated,
-    )
-
-
-def result_from_probabilities(status: str, reason: str, epochs: int, probs: np.ndarray | None,
-                              labels: np.ndarray, train_seconds: float, total_seconds: float,
-                              run_dir: str | None, evaluated: bool = True) -> RunFinished:
-    """The result of softmax outputs on the test set (NaN figures when there are none)."""
-    if probs is None:
-        return run_result(status, reason, epochs, math.nan, math.nan, np.zeros((10, 10), np.int64),
-                          train_seconds, total_seconds, run_dir, evaluated)
-    loss, acc = loss_and_accuracy(probs, labels)
-    conf = confusion_matrix(labels, probs.argmax(axis=1), probs.shape[1])
-    return run_result(status, reason, epochs, loss, acc, conf, train_seconds, total_seconds, run_dir, evaluated)
-
-
 class _Fanout:
     """Sends each event to the sink first (so disk is never behind a listener), then the caller."""
 
@@ -193,6 +150,12 @@ class _Fanout:
     def __call__(self, event: Event) -> None:
         for sink in self.sinks:
             sink(event)
+
+    def last_word(self, event: Event) -> None:
+        """The failure notice reaches every listener even when one of them is what failed."""
+        for sink in self.sinks:
+            with contextlib.suppress(Exception):
+                sink(event)
 
 
 def train(
@@ -225,7 +188,7 @@ def train(
         check_against_data(cfg, len(ds.x_train) - n_val)
         data = prepare(cfg, ds)
     except BaseException as err:
-        out(PhaseChanged(FAILED, str(err)))
+        out.last_word(PhaseChanged(FAILED, str(err)))
         raise
     n_train = len(data.x_train)
     try:
@@ -238,7 +201,8 @@ def train(
         loop = _ScratchLoop if cfg.preset == "scratch" else _KerasLoop
         return loop(cfg, data, out, control, sink, resume).run(t_start)
     except BaseException as err:
-        out(PhaseChanged(FAILED, f"{type(err).__name__}: {err}"))
+        reason = str(err) if isinstance(err, MnistTuiError) else f"{type(err).__name__}: {err}"
+        out.last_word(PhaseChanged(FAILED, reason))
         raise
 
 
@@ -395,8 +359,8 @@ class _KerasLoop(_Loop):
         self.model.save(path)
 
     def state(self) -> tuple[list[tuple[str, np.ndarray]], list[tuple[str, np.ndarray]]]:
-        weights = [(v.path, np.array(v)) for v in self.model.weights]
-        optimizer = [(v.path, np.array(v)) for v in self.model.optimizer.variables]
+        weights = [(v.path, np.asarray(v.numpy())) for v in self.model.weights]
+        optimizer = [(v.path, np.asarray(v.numpy())) for v in self.model.optimizer.variables]
         return weights, optimizer
 
     def restore(self, weights: list[np.ndarray], optimizer: list[np.ndarray]) -> None:

@@ -28,7 +28,7 @@ def fmt_seconds(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
-def status_lines(history: RunHistory, idle_hint: str = "", run: str = "") -> list[Text]:
+def status_lines(history: RunHistory, idle_hint: str = "", run: str = "", saved: bool = True) -> list[Text]:
     """Three lines: progress, metrics/result, and details (run, backend, reason, directory)."""
     first, second, third = Text(), Text(), Text()
     phase = history.phase or "idle"
@@ -57,9 +57,12 @@ def status_lines(history: RunHistory, idle_hint: str = "", run: str = "") -> lis
     if fin is not None:
         if fin.reason:
             third.append(f" {fin.reason}", style="bold" if fin.status == FAILED else "")
-        if fin.run_dir:
+        if fin.run_dir and saved:
             third.append(" · " if fin.reason else " ")
             third.append(f"saved to {fin.run_dir}", style="dim")
+        elif not saved:
+            third.append(" · not saved" if fin.reason else " not saved (the run store is not writable)",
+                         style="dim")
     elif phase == FAILED and history.phase_detail and data is not None:
         third.append(f" {history.phase_detail}", style="bold")
     elif run:
@@ -85,8 +88,8 @@ class TrainStatus(Widget):
         self._lines: list[Text] = [Text()]
         self._plain = ""
 
-    def show(self, history: RunHistory, idle_hint: str = "", run: str = "") -> None:
-        lines = status_lines(history, idle_hint, run)
+    def show(self, history: RunHistory, idle_hint: str = "", run: str = "", saved: bool = True) -> None:
+        lines = status_lines(history, idle_hint, run, saved)
         plain = "\n".join(line.plain for line in lines)
         if plain != self._plain:
             self._lines, self._plain = lines, plain

@@ -12,7 +12,7 @@ from textual.widgets import Input
 
 from mnist_tui.app import MnistApp, make_app
 from mnist_tui.config import TrainConfig, preset_config
-from tests.ui.fakes import FakeTrainer
+from tests.ui.fakes import FakeRunSource, FakeTrainer
 
 
 async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -40,7 +40,8 @@ def fake() -> FakeTrainer:
 @pytest.fixture
 def make(fake: FakeTrainer) -> Callable[..., MnistApp]:
     def _make(config: TrainConfig | None = None, trainer: FakeTrainer | None = None) -> MnistApp:
-        return make_app(config or preset_config("mlp").with_changes(epochs=2), trainer=trainer or fake, seed=0)
+        return make_app(config or preset_config("mlp").with_changes(epochs=2), source=FakeRunSource(trainer or fake),
+                        seed=0)
 
     return _make
 

@@ -1,8 +1,11 @@
-"""A fast, deterministic stand-in for ``mnist_tui.training.trainer.train``.
+"""A fast, deterministic stand-in for the trainer process, and a run source that runs it.
 
-It emits the same event types in the same order as the real trainer, honours pause and
-stop the same way, and uses 200 genuine MNIST test digits, so UI tests and snapshots run
-in milliseconds and always draw the same thing.
+``FakeTrainer`` emits the same event types in the same order as the real trainer, honours
+pause and stop the same way, and uses 200 genuine MNIST test digits, so UI tests and
+snapshots run in milliseconds and always draw the same thing. ``FakeRunSource`` has the
+shape of ``mnist_tui.runs.source.ProcessRunSource`` but runs the fake in a thread and
+delivers its events straight to the app; control requests go to the fake's TrainControl
+and are acknowledged the way a trainer acknowledges them.
 """
 
 from __future__ import annotations
@@ -10,27 +13,37 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from mnist_tui.config import TrainConfig
-from mnist_tui.training.control import TrainControl
-from mnist_tui.training.events import (
+from mnist_tui.events import (
+    CHECKPOINT,
     DONE,
     FAILED,
     LOADING,
+    PAUSE,
+    RESUME,
+    STOP,
     STOPPED,
     TRAINING,
     BatchEnd,
+    ControlApplied,
     DataReady,
     Emit,
     EpochEnd,
+    Event,
     PhaseChanged,
     Predictions,
     RunFinished,
+    TrainerStarted,
 )
+from mnist_tui.runs.follow import FollowThread, RunFollower
+from mnist_tui.runs.source import RunHandle
+from mnist_tui.training.control import TrainControl
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "mnist-test-200.npz"
 
@@ -131,3 +144,91 @@ class FakeTrainer:
         emit(result)
         emit(PhaseChanged(status, result.reason))
         return result
+
+
+class FakeHandle:
+    """A run handle whose "trainer" is a thread in this process."""
+
+    def __init__(self, control: TrainControl, on_events: Callable[[list[Event]], None]) -> None:
+        self.path: Path | None = None
+        self.control = control
+        self.on_events = on_events
+        self.finished = threading.Event()
+        self.controllable = True
+        self.sent: list[str] = []
+
+    @property
+    def done(self) -> bool:
+        return self.finished.is_set()
+
+    def send(self, command: str, **detail: object) -> str:
+        self.sent.append(command)
+        if command == PAUSE:
+            self.control.pause()
+        elif command == RESUME:
+            self.control.resume()
+        elif command == STOP:
+            self.control.stop(quick=bool(detail.get("quick", True)))
+        elif command == CHECKPOINT:
+            self.control.request_checkpoint()
+        self.on_events([ControlApplied(command, f"fake-{len(self.sent)}")])
+        return f"fake-{len(self.sent)}"
+
+    def attach(self) -> None:
+        pass
+
+    def detach(self, reason: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class FakeRunSource:
+    """Runs a FakeTrainer per launch, in a thread; ``attach`` follows real run directories."""
+
+    def __init__(self, trainer: FakeTrainer | None = None) -> None:
+        self.trainer = trainer or FakeTrainer()
+        self.prepared: list[TrainConfig] = []
+        self.handles: list[FakeHandle] = []
+        self.shut_down = False
+
+    def prepare(self, cfg: TrainConfig, key: str | None = None) -> None:
+        self.prepared.append(cfg)
+
+    def status(self) -> str:
+        return ""
+
+    def launch(self, cfg: TrainConfig, on_events: Callable[[list[Event]], None], *, save: bool = True) -> FakeHandle:
+        control = TrainControl()
+        handle = FakeHandle(control, on_events)
+        self.handles.append(handle)
+
+        def emit(event: Event) -> None:
+            on_events([event])
+
+        def run() -> None:
+            try:
+                emit(TrainerStarted(0, "fake", "fake", 0, cfg.epochs))
+                self.trainer(cfg, emit, control)
+            except Exception as err:  # a real trainer records its failure in the run
+                reason = str(err)
+                emit(RunFinished(FAILED, reason, 0, math.nan, math.nan, (), (), 0.0, 0.0, None, evaluated=False))
+                emit(PhaseChanged(FAILED, reason))
+            finally:
+                handle.finished.set()
+
+        threading.Thread(target=run, name="fake trainer", daemon=True).start()
+        return handle
+
+    def attach(self, path: Path, on_events: Callable[[list[Event]], None]) -> RunHandle:
+        return RunHandle(path, FollowThread(RunFollower(path), on_events).start(), controllable=False)
+
+    def open_model(self, model: Path, cfg: TrainConfig, on_events: Callable[[list[Event]], None]) -> RunHandle:
+        raise NotImplementedError("the fake source does not open models")
+
+    def evaluate(self, path: Path) -> None:
+        return None
+
+    def shutdown(self) -> None:
+        self.shut_down = True

@@ -9,13 +9,13 @@ import pytest
 from textual.widgets import Input, Label, Select, TabbedContent
 
 from mnist_tui.errors import DatasetError
-from mnist_tui.screens.confirm import ConfirmScreen
+from mnist_tui.events import DONE, FAILED, PAUSED, STOPPED, TRAINING
+from mnist_tui.screens.confirm import ChoiceScreen, ConfirmScreen
 from mnist_tui.screens.viewer import ViewerView
-from mnist_tui.training.events import DONE, FAILED, PAUSED, STOPPED, TRAINING
 from mnist_tui.widgets.metric_chart import BatchChart
 from mnist_tui.widgets.prob_histogram import ProbHistogram
 from tests.ui.conftest import wait_for
-from tests.ui.fakes import FakeTrainer, fake_probabilities, sample_digits
+from tests.ui.fakes import FakeRunSource, FakeTrainer, fake_probabilities, sample_digits
 
 SIZE = (110, 34)
 
@@ -231,17 +231,33 @@ async def test_quit_asks_while_training_and_stops_cleanly(make) -> None:
         await pilot.press("escape", "s")
         await wait_for(pilot, lambda: app.running and len(fake.controls) == 1)
         await pilot.press("q")
-        assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("n")
-        assert not isinstance(app.screen, ConfirmScreen)
+        assert isinstance(app.screen, ChoiceScreen)
+        await pilot.press("c")  # cancel
+        assert not isinstance(app.screen, ChoiceScreen)
         assert app.running
         await pilot.press("q")
-        await pilot.press("y")
+        await pilot.press("s")  # stop the run, then quit
         await wait_for(pilot, lambda: fake.finished.is_set(), timeout=5)
         control = fake.controls[0]
         assert control.stop_requested and control.quick
     assert app.return_code == 0
     assert fake.finished.is_set()
+
+
+async def test_quit_can_leave_the_run_training(make) -> None:
+    gate = threading.Event()
+    fake = FakeTrainer(gate=gate)
+    app = make(trainer=fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "s")
+        await wait_for(pilot, lambda: app.running and len(fake.controls) == 1)
+        await pilot.press("q", "b")  # keep it training in the background
+        await pilot.pause()
+    assert app.return_code == 0
+    assert not fake.controls[0].stop_requested  # the run was not told to stop
+    assert app.source.shut_down  # and the idle warm trainer was let go
+    fake.controls[0].stop()
+    gate.set()
 
 
 async def test_quit_when_idle_exits_at_once(make) -> None:
@@ -322,7 +338,7 @@ async def test_every_binding_has_id_and_description() -> None:
     from mnist_tui.widgets.confusion_grid import ConfusionGrid
     from mnist_tui.widgets.draw_canvas import DrawCanvas
 
-    for cls in (MnistApp, ViewerView, ConfirmScreen, RunsView, ExploreView, ConfusionGrid, DrawCanvas):
+    for cls in (MnistApp, ViewerView, ConfirmScreen, ChoiceScreen, RunsView, ExploreView, ConfusionGrid, DrawCanvas):
         for binding in cls.BINDINGS:
             assert binding.id, f"{cls.__name__}: {binding.key} has no id"
             assert binding.description, f"{cls.__name__}: {binding.key} has no description"
@@ -343,7 +359,8 @@ async def test_steps_per_epoch_shown_next_to_batch_size(tiny_idx_dir) -> None:
     from mnist_tui.app import make_app
     from mnist_tui.config import preset_config
 
-    app = make_app(preset_config("mlp").with_changes(data_path=str(tiny_idx_dir), batch_size=10), trainer=fake)
+    app = make_app(preset_config("mlp").with_changes(data_path=str(tiny_idx_dir), batch_size=10),
+                   source=FakeRunSource(fake))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         hint = app.query_one("#hint-steps", Label)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +15,13 @@ from mnist_tui.screens.runs import RunsView
 from mnist_tui.screens.viewer import ViewerView
 from mnist_tui.widgets.confusion_grid import ConfusionGrid
 from tests.ui.conftest import wait_for
-from tests.ui.fakes import FakeTrainer, fake_probabilities, sample_digits
+from tests.ui.fakes import FakeRunSource, FakeTrainer, fake_probabilities, sample_digits
 
 SIZE = (110, 34)
 
 
 async def test_confusion_cell_drills_down_to_exactly_those_digits() -> None:
-    app = make_app(preset_config("mlp").with_changes(epochs=2), trainer=FakeTrainer(), seed=0)
+    app = make_app(preset_config("mlp").with_changes(epochs=2), source=FakeRunSource(FakeTrainer()), seed=0)
     _x, y = sample_digits()
     pred = fake_probabilities(y, 2).argmax(1)
     conf = np.zeros((10, 10), int)
@@ -55,7 +56,7 @@ async def test_confusion_cell_drills_down_to_exactly_those_digits() -> None:
 async def test_draw_tab_uses_the_model_handed_over_at_the_end_of_a_run(real_data_dir: Path,
                                                                       tmp_path: Path) -> None:
     cfg = preset_config("scratch").with_changes(data_path=str(real_data_dir), limit=5000, epochs=2)
-    app = make_app(cfg, runs_dir=tmp_path, preload_tf=False)
+    app = make_app(cfg, runs_dir=tmp_path, warm=False)
     x, y = sample_digits()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("d")
@@ -75,7 +76,7 @@ async def test_draw_tab_uses_the_model_handed_over_at_the_end_of_a_run(real_data
 
 async def test_explore_gets_the_loaded_data_and_runs_tab_lists_the_run(real_data_dir: Path, tmp_path: Path) -> None:
     cfg = preset_config("scratch").with_changes(data_path=str(real_data_dir), limit=1000, epochs=1)
-    app = make_app(cfg, runs_dir=tmp_path, preload_tf=False)
+    app = make_app(cfg, runs_dir=tmp_path, warm=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("s")
         await wait_for(pilot, lambda: app.history.finished is not None, timeout=60)
@@ -89,20 +90,22 @@ async def test_explore_gets_the_loaded_data_and_runs_tab_lists_the_run(real_data
 
 
 async def test_open_saved_model_fills_viewer_inspect_and_draw(real_data_dir: Path, tmp_path: Path) -> None:
-    from mnist_tui.training.trainer import train
+    from tests.runs_helpers import train_run
 
-    fin = train(preset_config("scratch").with_changes(data_path=str(real_data_dir), limit=3000, epochs=1),
-                runs_dir=tmp_path)
-    model_path = Path(fin.run_dir) / "model.npz"
+    run = train_run(tmp_path, preset_config("scratch").with_changes(data_path=str(real_data_dir), limit=3000,
+                                                                    epochs=1))
+    model_path = run / "model.npz"
+    trained = json.loads((run / "summary.json").read_text())
     app = make_app(preset_config("mlp").with_changes(data_path=str(real_data_dir)), runs_dir=tmp_path,
-                   preload_tf=False, open_model=model_path)
+                   warm=False, open_model=model_path)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.history.finished is not None, timeout=60)
-        assert app.history.finished.test_accuracy == fin.test_accuracy
+        assert app.history.finished.test_accuracy == trained["test_accuracy"]
+        assert app.session.handle.proc is not None  # evaluated in a trainer process, not in the app
         await pilot.press("i")  # the matrix is painted when its tab opens
         await wait_for(pilot, lambda: app.query_one(ConfusionGrid).matrix is not None)
         assert app.query_one(ConfusionGrid).matrix.sum() == 10_000
-        assert app.query_one(DrawView).predict is not None
+        await wait_for(pilot, lambda: app.query_one(DrawView).predict is not None)
         await pilot.press("v", "m")
         nav = app.query_one(ViewerView).nav
         probs = app.history.predictions.probabilities

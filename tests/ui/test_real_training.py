@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import numpy as np
 
 from mnist_tui.app import make_app
 from mnist_tui.config import preset_config
+from mnist_tui.runs.store import read_metrics
 from mnist_tui.screens.viewer import ViewerView
 from mnist_tui.widgets.metric_chart import BatchChart
 from mnist_tui.widgets.prob_histogram import ProbHistogram
@@ -18,7 +18,7 @@ from tests.ui.conftest import wait_for
 
 async def test_real_mlp_run_fills_charts_and_viewer_and_saves_the_run(real_data_dir: Path, tmp_path: Path) -> None:
     cfg = preset_config("mlp").with_changes(data_path=str(real_data_dir), limit=3000, epochs=2)
-    app = make_app(cfg, runs_dir=tmp_path, preload_tf=False)
+    app = make_app(cfg, runs_dir=tmp_path, warm=False)
     async with app.run_test(size=(110, 34)) as pilot:
         await pilot.press("escape", "s")
         await wait_for(pilot, lambda: app.history.finished is not None, timeout=120)
@@ -43,7 +43,6 @@ async def test_real_mlp_run_fills_charts_and_viewer_and_saves_the_run(real_data_
     assert run_dir.parent == tmp_path
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "done" and abs(summary["test_accuracy"] - fin.test_accuracy) < 1e-9
-    with open(run_dir / "metrics.csv") as fh:
-        rows = list(csv.DictReader(fh))
-    assert sum(r["kind"] == "batch" for r in rows) == 48 and sum(r["kind"] == "epoch" for r in rows) == 2
+    m = read_metrics(run_dir)
+    assert (m["n_batches"], m["n_epochs"]) == (48, 2)
     assert (run_dir / "model.keras").stat().st_size > 0

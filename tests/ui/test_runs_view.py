@@ -13,20 +13,29 @@ from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Static
 
 from mnist_tui.runs.rundir import process_start_ticks
+from mnist_tui.runs.store import export_text
 from mnist_tui.screens.confirm import ConfirmScreen
 from mnist_tui.screens.runs import RunsView
 from mnist_tui.widgets.runs_chart import RunsChart
+from tests.runs_helpers import T0, write_run
 from tests.ui.conftest import wait_for
-from tests.unit.test_store import T0, write_run
 
 
 class RunsApp(App[None]):
     def __init__(self, runs_dir: Path) -> None:
         super().__init__()
         self.runs_dir = runs_dir
+        self.opened: list[Path] = []
+        self.resumed: list[Path] = []
 
     def compose(self) -> ComposeResult:
         yield RunsView(self.runs_dir, id="runs")
+
+    def on_runs_view_open_run(self, message: RunsView.OpenRun) -> None:
+        self.opened.append(message.path)
+
+    def on_runs_view_resume_run(self, message: RunsView.ResumeRun) -> None:
+        self.resumed.append(message.path)
 
 
 @pytest.fixture
@@ -84,7 +93,7 @@ async def test_select_two_and_overlay_them(runs_dir: Path) -> None:
         view = app.query_one(RunsView)
         chart = app.query_one(RunsChart)
         assert chart.plotted_ids == []
-        await pilot.press("enter")  # nothing selected: the cursor run
+        await pilot.press("o")  # nothing selected: the cursor run
         assert chart.plotted_ids == ["20260102-122000-scratch"]
         await pilot.press("space", "space")  # marks and moves down
         assert view.selected == {"20260102-122000-scratch", "20260102-121000-cnn"}
@@ -99,9 +108,9 @@ async def test_select_two_and_overlay_them(runs_dir: Path) -> None:
         await pilot.press("a")
         assert chart.metric == "accuracy" and len(chart.plotted_ids) == 2
         await pilot.press("up", "space")  # unselect the cnn run
-        await pilot.press("enter")
+        await pilot.press("o")
         assert chart.plotted_ids == ["20260102-122000-scratch"]
-        await pilot.press("R")  # refresh keeps the selection and the overlay
+        await pilot.press("f5")  # refresh keeps the selection and the overlay
         assert view.selected == {"20260102-122000-scratch"} and chart.plotted_ids == ["20260102-122000-scratch"]
 
 
@@ -110,12 +119,14 @@ async def test_delete_asks_first(runs_dir: Path) -> None:
     async with app.run_test(size=(110, 34)) as pilot:
         view = app.query_one(RunsView)
         target = runs_dir / "20260102-122000-scratch"
-        await pilot.press("d")
+        await pilot.press("d")  # d is Draw everywhere: never delete here
+        assert not isinstance(app.screen, ConfirmScreen) and target.is_dir()
+        await pilot.press("delete")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")
         assert not isinstance(app.screen, ConfirmScreen)
         assert target.is_dir() and view.table.row_count == 3
-        await pilot.press("d")
+        await pilot.press("delete")
         await pilot.press("y")
         await wait_for(pilot, lambda: not target.exists())
         assert view.table.row_count == 2 and "20260102-122000-scratch" not in ids(view)
@@ -130,7 +141,7 @@ async def test_running_run_is_not_deleted(runs_dir: Path) -> None:
     async with app.run_test(size=(110, 34)) as pilot:
         view = app.query_one(RunsView)
         assert view.cursor_run is not None and view.cursor_run.status == "running"
-        await pilot.press("d", "y")
+        await pilot.press("delete", "y")
         await pilot.pause()
         assert live.is_dir() and view.table.row_count == 4
         assert any("still running" in str(n.message) for n in app._notifications)
@@ -142,14 +153,14 @@ async def test_export_csv_and_json(runs_dir: Path) -> None:
         run = runs_dir / "20260102-122000-scratch"
         await pilot.press("E")
         await wait_for(pilot, lambda: (run / "export.csv").exists())
-        assert (run / "export.csv").read_text() == (run / "metrics.csv").read_text()
+        assert (run / "export.csv").read_text() == export_text(run, "csv")
         await pilot.press("J")
         await wait_for(pilot, lambda: (run / "export.json").exists())
         doc = json.loads((run / "export.json").read_text())
         assert len(doc["batches"]) == 320 and len(doc["epochs"]) == 2 and doc["config"]["preset"] == "scratch"
         await wait_for(pilot, lambda: sum("Exported to" in str(n.message) for n in app._notifications) == 2)
         assert any(str(run / "export.json") in str(n.message) for n in app._notifications)
-        await pilot.press("R")  # the exports inside the run dir do not confuse the listing
+        await pilot.press("f5")  # the exports inside the run dir do not confuse the listing
         assert app.query_one(RunsView).table.row_count == 3
 
 
@@ -175,8 +186,40 @@ async def test_empty_store_then_refresh(tmp_path: Path) -> None:
         empty = app.query_one("#runs-empty", Static)
         assert empty.display and f"No runs yet in {runs}" in str(empty.render())
         assert not view.table.display and not app.query_one(RunsChart).display
-        await pilot.press("space", "d", "E", "o")  # nothing to act on: no crash, no dialog
+        await pilot.press("space", "delete", "E", "o", "enter", "R", "T")  # nothing to act on: no crash
         assert not isinstance(app.screen, ConfirmScreen)
         write_run(runs, "20260102-120000-mlp")
-        await pilot.press("R")
+        await pilot.press("f5")
         assert not empty.display and view.table.display and view.table.row_count == 1
+
+
+async def test_enter_opens_and_r_resumes_the_cursor_run(runs_dir: Path) -> None:
+    stopped = write_run(runs_dir, "20260102-130000-mlp", status="stopped", minutes=60)
+    app = RunsApp(runs_dir)
+    async with app.run_test(size=(110, 34)) as pilot:
+        view = app.query_one(RunsView)
+        assert view.cursor_run is not None and view.cursor_run.path == stopped
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.opened == [stopped]
+        await pilot.press("R")
+        await pilot.pause()
+        assert app.resumed == [stopped]
+        await pilot.press("down", "R")  # a done run: not resumed, the user is told how to extend it
+        await pilot.pause()
+        assert app.resumed == [stopped]
+        assert any("--epochs" in str(n.message) for n in app._notifications)
+
+
+async def test_live_progress_of_a_running_run(runs_dir: Path) -> None:
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "proc_start": process_start_ticks()}
+    live = write_run(runs_dir, "20260102-130000-mlp", status=None, minutes=60, epochs=1, steps=10, owner=me)
+    app = RunsApp(runs_dir)
+    async with app.run_test(size=(110, 34)) as pilot:
+        view = app.query_one(RunsView)
+        assert "epoch 1/1 · step 10/10" in str(view.table.get_row_at(0)[1])
+        with open(live / "events.jsonl", "a") as fh:  # the run goes on: a new epoch begins
+            fh.write('{"batch":[2,3,10,384,1.0,0.5,1.0,0.5,1000.0,13.0]}\n')
+        view.refresh_live()
+        await pilot.pause()
+        assert "epoch 2/1 · step 3/10" in str(view.table.get_row_at(0)[1])

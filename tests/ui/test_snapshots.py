@@ -13,7 +13,7 @@ import pytest
 from mnist_tui.app import make_app
 from mnist_tui.config import preset_config
 from tests.ui.conftest import freeze, wait_for
-from tests.ui.fakes import FakeTrainer
+from tests.ui.fakes import FakeRunSource, FakeTrainer
 
 SIZE = (110, 34)
 
@@ -27,7 +27,7 @@ def _same_screen_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _app():
-    return make_app(preset_config("mlp").with_changes(epochs=3), trainer=FakeTrainer(steps=60), seed=0)
+    return make_app(preset_config("mlp").with_changes(epochs=3), source=FakeRunSource(FakeTrainer(steps=60)), seed=0)
 
 
 def test_setup_view(snap_compare) -> None:

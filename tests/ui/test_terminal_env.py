@@ -2,67 +2,16 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
 import re
-import select
-import struct
-import subprocess
-import sys
-import termios
 import time
 
 import pytest
 
+from tests.ptyapp import PtyApp
+
 TRUECOLOR = re.compile(rb"\x1b\[(?:38|48);2;")
 ANY_COLOR = re.compile(rb"\x1b\[(?:[0-9;]*;)?(?:3[0-7]|4[0-7]|9[0-7]|10[0-7]|38;[25];|48;[25];)")
-
-
-class PtyApp:
-    """`mnist-tui` in a 110x34 pseudo-terminal, as a user's terminal would run it."""
-
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        self.master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 34, 110, 0, 0))
-        self.proc = subprocess.Popen([sys.executable, "-m", "mnist_tui", *args], stdin=slave, stdout=slave,
-                                     stderr=slave, env=env, close_fds=True)
-        os.close(slave)
-        self.out = b""
-
-    def read_until(self, marker: bytes, seconds: float, *, stop_on: bytes = b"\0no-marker") -> None:
-        deadline = time.monotonic() + seconds
-        while marker not in self.out and stop_on not in self.out and time.monotonic() < deadline:
-            if select.select([self.master], [], [], 0.1)[0] and not self._read():
-                return
-
-    def drain(self) -> None:
-        while select.select([self.master], [], [], 0.05)[0] and self._read():
-            pass
-
-    def _read(self) -> bool:
-        try:
-            self.out += os.read(self.master, 1 << 16)
-            return True
-        except OSError:
-            return False
-
-    def quit(self) -> int:
-        os.write(self.master, b"q")
-        # Keep reading, as a terminal does: the last frames and the terminal reset are written
-        # on the way out, and a pty nobody reads fills up and blocks the app's writer thread.
-        # Quitting during the background TensorFlow import can leave the kernel tearing down a
-        # thread that is mid-way through loading TF's shared libraries for several seconds.
-        deadline = time.monotonic() + 45
-        while self.proc.poll() is None and time.monotonic() < deadline:
-            self.drain()
-        return self.proc.wait(timeout=1)
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        os.close(self.master)
 
 
 def first_screen(env_extra: dict[str, str], tmp_path) -> bytes:

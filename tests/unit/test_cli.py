@@ -15,6 +15,7 @@ import pytest
 
 from mnist_tui.cli import build_parser, config_from_args
 from mnist_tui.config import PRESETS
+from mnist_tui.runs.store import export_text, read_metrics
 from tests.conftest import REPO_ROOT
 
 NATIVE_LOG = re.compile(r"cuda|I0000|E0000|W0000|absl|cpu_feature_guard|oneDNN|tensorflow/", re.IGNORECASE)
@@ -104,8 +105,9 @@ def test_train_mlp_writes_run_dir(real_data_dir: Path, tmp_path: Path) -> None:
     assert proc.stderr == ""
     run_dir = only_run_dir(tmp_path)
     assert f"run saved to {run_dir}" in proc.stdout
-    assert {p.name for p in run_dir.iterdir()} == {"config.json", "run.json", "metrics.csv", "summary.json",
-                                                   "model.keras"}
+    assert {p.name for p in run_dir.iterdir()} == {"config.json", "run.json", "events.jsonl", "summary.json",
+                                                   "model.keras", "checkpoint.npz", "test-set.npz", "predictions",
+                                                   "control"}
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "done" and summary["config"]["limit"] == 2000
     assert summary["test_accuracy"] > 0.7
@@ -192,25 +194,29 @@ def test_sigint_stops_and_saves(real_data_dir: Path, tmp_path: Path) -> None:
                 break
         else:
             pytest.fail(f"no batch line; stdout={seen!r}")
+        t0 = time.monotonic()
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=90)
+        took = time.monotonic() - t0
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
     out = "".join(seen) + out
     assert proc.returncode == 130, err
+    assert took < 2.0, f"a cnn took {took:.2f} s to stop"  # no final evaluation is waited for
     assert "stopping after this batch" in err and "Traceback" not in err
     assert not NATIVE_LOG.search(err), err
     steps = [int(m.group(1)) for m in re.finditer(r"^epoch 1/1 step (\d+)/94 ", out, re.MULTILINE)]
     assert steps and max(steps) < 94  # stopped well before the epoch ended
-    assert re.search(r"^stopped: test accuracy 0\.\d+ .* stopped by user$", out, re.MULTILINE), out
+    assert re.search(r"^stopped: test accuracy after epoch 0 n/a .* stopped by user; final test evaluation "
+                     r"skipped$", out, re.MULTILINE), out
     run_dir = only_run_dir(tmp_path)
+    assert f"continue it: mnist-tui resume {run_dir.name}" in out
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["status"] == "stopped" and summary["epochs_completed"] == 0
+    assert summary["status"] == "stopped" and summary["epochs_completed"] == 0 and summary["evaluated"] is False
     assert summary["model_file"] == "model.keras" and (run_dir / "model.keras").stat().st_size > 1_000_000
-    metrics = (run_dir / "metrics.csv").read_text().splitlines()
-    assert len(metrics) - 1 == max(steps)  # header + one row per batch that ran
+    assert read_metrics(run_dir)["n_batches"] == max(steps)  # one row per batch that ran
 
 
 def test_top_level_runs_dir_is_used_by_train(tiny_idx_dir: Path, tmp_path: Path) -> None:
@@ -247,8 +253,8 @@ def test_sigterm_and_sighup_stop_and_save(real_data_dir: Path, tmp_path: Path, s
             proc.kill()
             proc.communicate()
     assert proc.returncode == code, err
-    assert one_line(err) == f"mnist-tui: {sig.name}: stopping after this batch (again to abort)"
-    assert re.search(r"^stopped: test accuracy 0\.\d+ .* after 1 epoch\(s\)", out, re.MULTILINE), out
+    assert one_line(err) == f"mnist-tui: {sig.name}: stopping after this batch and saving the run (again to abort)"
+    assert re.search(r"^stopped: test accuracy after epoch 1 0\.\d+ .* after 1 epoch\(s\)", out, re.MULTILINE), out
     summary = json.loads((only_run_dir(tmp_path) / "summary.json").read_text())
     assert summary["status"] == "stopped" and summary["epochs_completed"] == 1
     assert summary["model_file"] == "model.npz"
@@ -296,7 +302,7 @@ def test_runs_list_table_and_json(cli_runs: Path) -> None:
 
 def test_runs_export_to_stdout_and_file(cli_runs: Path, tmp_path: Path) -> None:
     run_id = sorted(p.name for p in cli_runs.iterdir())[0]
-    metrics = (cli_runs / run_id / "metrics.csv").read_text()
+    metrics = export_text(cli_runs / run_id, "csv")
     proc = mnist_tui("runs", "export", run_id, "--runs-dir", str(cli_runs))
     assert proc.returncode == 0 and proc.stdout == metrics, proc.stderr
     proc = mnist_tui("runs", "export", run_id, "--format", "json", "--runs-dir", str(cli_runs))

@@ -2,44 +2,51 @@
 
 from __future__ import annotations
 
-import math
+import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from mnist_tui.config import preset_config
 from mnist_tui.errors import ModelFileError
-from mnist_tui.training.evaluate_saved import evaluate_saved
-from mnist_tui.training.events import DataReady, ModelReady, Predictions, RunFinished
-from mnist_tui.training.trainer import train
+from mnist_tui.events import DataReady, Predictions, RunFinished
+from mnist_tui.models.forward import load_checkpoint
+from mnist_tui.runs.process import run_job
+from mnist_tui.runs.rundir import create_run_dir
+from tests.runs_helpers import train_run
 
 
 @pytest.fixture(scope="module")
-def trained_runs(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, RunFinished]:
+def trained_runs(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, SimpleNamespace]:
     out = tmp_path_factory.mktemp("runs")
     runs = {}
     for preset in ("mlp", "scratch"):
         cfg = preset_config(preset).with_changes(data_path=str(real_data_dir), limit=3000, epochs=1)
-        runs[preset] = train(cfg, runs_dir=out)
+        path = train_run(out, cfg)
+        runs[preset] = SimpleNamespace(run_dir=str(path), **json.loads((path / "summary.json").read_text()))
     return runs
 
 
 @pytest.mark.parametrize("preset", ["mlp", "scratch"])
-def test_open_saved_model_reproduces_the_runs_test_accuracy(trained_runs, real_data_dir: Path, preset: str) -> None:
-    fin = trained_runs[preset]
-    model_file = next(Path(fin.run_dir).glob("model.*"))
+def test_open_saved_model_reproduces_the_runs_test_accuracy(trained_runs, real_data_dir: Path, tmp_path: Path,
+                                                            preset: str) -> None:
+    """``open`` evaluates in a run directory of its own, as a trainer process would, and
+    leaves a checkpoint the app can run in NumPy for draw-a-digit."""
+    trained = trained_runs[preset]
+    model_file = next(Path(trained.run_dir).glob("model.*"))
     events: list[object] = []
-    result = evaluate_saved(model_file, preset_config("mlp").with_changes(data_path=str(real_data_dir)),
-                            events.append)
-    assert result.test_accuracy == pytest.approx(fin.test_accuracy, abs=1e-6)
-    assert result.confusion == fin.confusion
+    scratch_dir = create_run_dir(tmp_path, preset_config("mlp").with_changes(data_path=str(real_data_dir)))
+    result = run_job(scratch_dir, "open", emit=events.append, model=str(model_file))
+    assert result.test_accuracy == pytest.approx(trained.test_accuracy, abs=1e-6)
+    assert [list(r) for r in result.confusion] == trained.confusion_matrix
     kinds = [type(e) for e in events]
-    assert kinds.index(DataReady) < kinds.index(Predictions) < kinds.index(ModelReady) < kinds.index(RunFinished)
-    ready = next(e for e in events if isinstance(e, ModelReady))
+    assert kinds.index(DataReady) < kinds.index(Predictions) < kinds.index(RunFinished)
     data = next(e for e in events if isinstance(e, DataReady))
-    probs = ready.predict(data.x_test[:5])
-    assert probs.shape == (5, 10) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
+    probs = next(e for e in events if isinstance(e, Predictions)).probabilities
+    forward = load_checkpoint(scratch_dir / "checkpoint.npz")
+    assert np.allclose(forward.predict(data.x_test[:200]), probs[:200], atol=1e-5)
 
 
 def test_lambda_layer_is_refused_by_safe_mode(tmp_path: Path) -> None:
@@ -91,14 +98,3 @@ def test_model_with_wrong_shapes_is_refused(tmp_path: Path) -> None:
     five.save(tmp_path / "five.keras")
     with pytest.raises(ModelFileError, match="not 10 classes"):
         load_model(tmp_path / "five.keras")
-
-
-def test_trainer_hands_over_a_predictor_when_done(real_data_dir: Path) -> None:
-    events: list[object] = []
-    cfg = preset_config("scratch").with_changes(data_path=str(real_data_dir), limit=2000, epochs=1)
-    fin = train(cfg, events.append)
-    ready = [e for e in events if isinstance(e, ModelReady)]
-    assert len(ready) == 1 and events.index(ready[0]) < events.index(fin)
-    data = next(e for e in events if isinstance(e, DataReady))
-    probs = ready[0].predict(data.x_test)
-    assert math.isclose(float((probs.argmax(1) == data.y_test).mean()), fin.test_accuracy, abs_tol=1e-9)

@@ -1,8 +1,8 @@
 """Tests for the run store: listing, status, sorting, lookup, metrics, export and delete.
 
 Runs come from the real trainer (scratch on the real data) where the format matters, and
-from ``write_run`` (hand-made directories in RunRecorder's format) where exact values,
-start times or broken files are needed.
+from ``write_run`` (the real recorder fed synthetic events) where exact values, start
+times or broken files are needed.
 """
 
 from __future__ import annotations
@@ -13,55 +13,33 @@ import json
 import os
 import socket
 import textwrap
-from datetime import datetime, timedelta, timezone
+import time
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
-from mnist_tui.config import preset_config
-from mnist_tui.data import load_dataset
+from mnist_tui.events import BatchEnd, EpochEnd, TrainerStarted
 from mnist_tui.runs import store
-from mnist_tui.runs.rundir import METRICS_COLUMNS, RunStoreError, process_start_ticks
-from mnist_tui.runs.store import RunInfo, delete_run, export_run, list_runs, read_metrics, resolve_run, sort_runs
-from mnist_tui.training.trainer import train
+from mnist_tui.runs.follow import LogReader
+from mnist_tui.runs.rundir import OWNER, RunStoreError, process_start_ticks
+from mnist_tui.runs.store import (
+    METRICS_COLUMNS,
+    RunInfo,
+    delete_run,
+    export_run,
+    list_runs,
+    read_metrics,
+    resolve_run,
+    sort_runs,
+)
 from tests.conftest import paused_child
-
-T0 = datetime(2026, 1, 2, 12, 0, 0, tzinfo=timezone.utc)
-
-
-def write_run(parent: Path, name: str, *, preset: str = "mlp", status: str | None = "done", acc: float | None = 0.9,
-              total: float = 10.0, minutes: int = 0, epochs: int = 2, steps: int = 10, batch_size: int = 128,
-              lr: float = 1e-3, owner: dict[str, Any] | None = None) -> Path:
-    """A run directory as RunRecorder writes it; ``status=None`` leaves it without a summary."""
-    path = parent / name
-    path.mkdir(parents=True)
-    cfg = preset_config(preset).with_changes(epochs=epochs, batch_size=batch_size, learning_rate=lr)
-    started = (T0 + timedelta(minutes=minutes)).isoformat(timespec="seconds")
-    (path / "config.json").write_text(json.dumps(cfg.to_dict()))
-    (path / "run.json").write_text(json.dumps(owner or {"pid": 999_999_999, "host": "elsewhere", "started": started}))
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(METRICS_COLUMNS)
-    for e in range(1, epochs + 1):
-        for s in range(1, steps + 1):
-            loss = 2.0 / (e * steps + s)
-            writer.writerow(("batch", e, s, steps, s * batch_size, f"{loss:.6g}", "0.5", f"{loss:.6g}", "0.75", "",
-                             "", "1000.0", f"{(e - 1) * steps + s:.3f}"))
-        writer.writerow(("epoch", e, "", "", "", "0.5", "0.5", "", "", "0.4", "0.8", "", f"{e * steps:.3f}"))
-    (path / "metrics.csv").write_text(buf.getvalue())
-    if status is not None:
-        summary = {"status": status, "reason": "", "preset": preset, "config": cfg.to_dict(),
-                   "epochs_completed": epochs, "test_loss": 0.3, "test_accuracy": acc,
-                   "timings": {"started": started, "total_seconds": total}, "model_file": None}
-        (path / "summary.json").write_text(json.dumps(summary))
-    return path
+from tests.runs_helpers import T0, scratch, train_run, write_run
 
 
 def csv_rows(run_dir: Path) -> list[list[str]]:
-    with open(run_dir / "metrics.csv", newline="") as fh:
-        return list(csv.reader(fh))
+    return list(csv.reader(io.StringIO(str(export_run(run_dir, "csv")))))
 
 
 @pytest.fixture(scope="module")
@@ -72,11 +50,9 @@ def real_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = Path(os.environ.get("MNIST_TUI_DATA") or SHARED_DATA)
     if not data.is_dir():
         pytest.skip("real MNIST data not available (set MNIST_TUI_DATA)")
-    ds = load_dataset("mnist", data)
     runs = tmp_path_factory.mktemp("store") / "runs"
     for epochs, batch in ((2, 64), (1, 32)):
-        train(preset_config("scratch").with_changes(epochs=epochs, limit=1000, batch_size=batch), runs_dir=runs,
-              dataset=ds)
+        train_run(runs, scratch(epochs=epochs, limit=1000, batch_size=batch, data_path=str(data)))
     return runs
 
 
@@ -99,29 +75,34 @@ def test_real_runs_listed_with_summary_values(real_runs: Path) -> None:
         assert run.started == owner["started"] and datetime.fromisoformat(run.started).tzinfo is not None
 
 
-def test_real_run_metrics_and_exports_match_metrics_csv(real_runs: Path, tmp_path: Path) -> None:
+def test_real_run_metrics_and_exports_match_the_log(real_runs: Path, tmp_path: Path) -> None:
     run = list_runs(real_runs)[1]  # 2 epochs × 16 batches of 64
-    rows = csv_rows(run.path)
-    header, body = rows[0], rows[1:]
-    batches = [r for r in body if r[0] == "batch"]
-    epochs = [r for r in body if r[0] == "epoch"]
+    events = LogReader(run.path).read_all()
+    batches = [e for e in events if isinstance(e, BatchEnd)]
+    epochs = [e for e in events if isinstance(e, EpochEnd)]
     assert (len(batches), len(epochs)) == (32, 2)
 
     m = read_metrics(run)
-    assert m["columns"] == header and (m["n_batches"], m["n_epochs"]) == (32, 2)
-    assert m["batches"]["step"].tolist() == [float(r[2]) for r in batches]
-    assert np.allclose(m["batches"]["batch_loss"], [float(r[7]) for r in batches])
-    assert np.allclose(m["epochs"]["val_accuracy"], [float(r[10]) for r in epochs])
-    assert np.isnan(m["batches"]["val_loss"]).all()  # empty cells
+    assert (m["n_batches"], m["n_epochs"]) == (32, 2)
+    assert m["batches"]["step"].tolist() == [float(e.step) for e in batches]
+    assert np.allclose(m["batches"]["batch_loss"], [e.batch_loss for e in batches])
+    assert np.allclose(m["epochs"]["val_accuracy"], [e.val_accuracy for e in epochs])
     x = store.epoch_positions(m["batches"])
     assert x[0] == pytest.approx(1 / 16) and x[15] == 1.0 and x[-1] == 2.0
 
-    assert export_run(run, "csv") == (run.path / "metrics.csv").read_text()
+    rows = csv_rows(run.path)
+    header, body = rows[0], rows[1:]
+    assert tuple(header) == METRICS_COLUMNS
+    assert [r[0] for r in body] == (["batch"] * 16 + ["epoch"]) * 2  # in log order
+    for row, e in zip([r for r in body if r[0] == "batch"], batches, strict=True):
+        assert (int(row[1]), int(row[2]), int(row[4])) == (e.epoch, e.step, e.seen)
+        assert float(row[7]) == pytest.approx(e.batch_loss, rel=1e-5) and row[9] == ""
     doc = json.loads(str(export_run(run, "json")))
     assert doc["config"] == run.config and doc["status"] == "done"
     assert doc["summary"] == json.loads((run.path / "summary.json").read_text())
     assert len(doc["batches"]) == 32 and len(doc["epochs"]) == 2
-    for got, row in zip(doc["batches"] + doc["epochs"], batches + epochs, strict=True):
+    for got, row in zip(doc["batches"] + doc["epochs"], [r for r in body if r[0] == "batch"]
+                        + [r for r in body if r[0] == "epoch"], strict=True):
         assert list(got) == header[1:]
         for col, cell in zip(header[1:], row[1:], strict=True):
             assert got[col] == (None if cell == "" else pytest.approx(float(cell))), col
@@ -130,9 +111,23 @@ def test_real_run_metrics_and_exports_match_metrics_csv(real_runs: Path, tmp_pat
     out = export_run(run, "json", tmp_path / "x.json")
     assert out == tmp_path / "x.json" and json.loads(out.read_text()) == doc
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]  # no temp file left
-    assert export_run(run.path, "csv", tmp_path / "x.csv").read_text() == (run.path / "metrics.csv").read_text()
+    assert export_run(run.path, "csv", tmp_path / "x.csv").read_text() == export_run(run, "csv")
     with pytest.raises(RunStoreError, match="unknown export format"):
         export_run(run, "xml")
+
+
+def test_resumed_runs_count_each_epoch_once(tmp_path: Path) -> None:
+    """Rows of an attempt that a resume abandoned stay in the log but are not counted."""
+    partial = [BatchEnd(3, s, 10, s * 128, 1.0, 0.5, 9.0, 0.5, 1000.0, 30.0 + s) for s in (1, 2, 3)]
+    again = [TrainerStarted(2, "test", "tensorflow", 2, 3)]
+    redo = [BatchEnd(3, s, 10, s * 128, 1.0, 0.5, 0.1, 0.5, 1000.0, 40.0 + s) for s in range(1, 11)]
+    run = write_run(tmp_path, "resumed", epochs=2, extra=[*partial, *again, *redo,
+                                                            EpochEnd(3, 3, 0.4, 0.9, 0.3, 0.9, 9.0)])
+    m = read_metrics(run)
+    assert (m["n_batches"], m["n_epochs"]) == (30, 3)  # 3 epochs × 10, the abandoned 3 left out
+    assert 9.0 not in m["batches"]["batch_loss"].tolist()
+    assert m["epochs"]["epoch"].tolist() == [1.0, 2.0, 3.0]
+    assert sum(1 for r in csv_rows(run)[1:] if r[0] == "batch") == 30
 
 
 # ----------------------------------------------------------------------- sorting
@@ -206,28 +201,36 @@ def test_status_from_owner_process(tmp_path: Path) -> None:
           "proc_start": process_start_ticks()}
     write_run(tmp_path, "alive", status=None, owner=me)
     write_run(tmp_path, "reused-pid", status=None, owner={**me, "proc_start": (me["proc_start"] or 0) + 1})
-    write_run(tmp_path, "other-host", status=None, owner={**me, "host": "not-" + socket.gethostname()})
+    remote = {**me, "host": "not-" + socket.gethostname()}
+    write_run(tmp_path, "other-host-fresh", status=None, owner=remote)  # heartbeat just now: alive over there
+    stale = write_run(tmp_path, "other-host", status=None, owner=remote)
+    old = time.time() - 120
+    os.utime(stale / OWNER, (old, old))  # no heartbeat for two minutes: gone
     write_run(tmp_path, "dead", status=None)
     write_run(tmp_path, "finished", status="stopped", owner=me)  # a summary wins over a live owner
     status = {r.id: r.status for r in list_runs(tmp_path)}
     assert status == {"alive": "running", "reused-pid": "incomplete", "other-host": "incomplete",
+                      "other-host-fresh": "running",
                       "dead": "incomplete", "finished": "stopped"}
 
 
 def test_broken_runs_are_listed_not_raised(tmp_path: Path) -> None:
     torn = write_run(tmp_path, "torn", status=None, minutes=0)
-    with open(torn / "metrics.csv", "a") as fh:
-        fh.write("batch,3,1,10,12")  # killed mid-line
+    with open(torn / "events.jsonl", "a") as fh:
+        fh.write('{"batch":[3,1,10,12')  # killed mid-line
     bad_summary = write_run(tmp_path, "bad-summary", minutes=1)
     (bad_summary / "summary.json").write_text('{"status": "do')
     bad_config = write_run(tmp_path, "bad-config", minutes=2)
     (bad_config / "config.json").write_text("\x00garbage")
-    only_config = tmp_path / "20260102-120000-cnn"  # created, then killed before metrics.csv
-    only_config.mkdir()
-    (only_config / "config.json").write_text(json.dumps(preset_config("cnn").to_dict()))
+    only_config = write_run(tmp_path, "20260102-120000-cnn", preset="cnn", status=None, epochs=0, minutes=3)
+    (only_config / "events.jsonl").unlink()  # created, then killed before the log
     (tmp_path / "notes.txt").write_text("not a run")
     (tmp_path / "empty-dir").mkdir()
     (tmp_path / ".hidden").mkdir()
+    lookalike = tmp_path / "project"  # a config.json is not enough to be a run
+    lookalike.mkdir()
+    (lookalike / "config.json").write_text("{}")
+    (lookalike / "run.json").write_text('{"pid": 1}')
 
     runs = {r.id: r for r in list_runs(tmp_path)}
     assert set(runs) == {"torn", "bad-summary", "bad-config", "20260102-120000-cnn"}
@@ -235,7 +238,7 @@ def test_broken_runs_are_listed_not_raised(tmp_path: Path) -> None:
     assert runs["torn"].duration_s == 20.0  # the last complete row
     m = read_metrics(runs["torn"])
     assert (m["n_batches"], m["n_epochs"]) == (20, 2)
-    assert export_run(runs["torn"], "csv").endswith(",20.000\n")  # the torn line is dropped
+    assert str(export_run(runs["torn"], "csv")).endswith(",20.000\n")  # the torn line is dropped
     assert runs["bad-summary"].status == "incomplete" and "summary.json" in runs["bad-summary"].reason
     assert runs["bad-summary"].config["preset"] == "mlp"
     assert runs["bad-config"].status == "done" and runs["bad-config"].preset == "mlp"  # from summary.json
@@ -244,15 +247,15 @@ def test_broken_runs_are_listed_not_raised(tmp_path: Path) -> None:
     assert list_runs(tmp_path / "missing") == []
 
 
-def test_odd_cells_take_the_careful_path(tmp_path: Path) -> None:
+def test_odd_lines_take_the_careful_path(tmp_path: Path) -> None:
     run = write_run(tmp_path, "odd", epochs=1, steps=3)
-    lines = (run / "metrics.csv").read_text().splitlines()
-    lines[2] = lines[2].replace(",0.75,", ",oops,")  # a garbage cell
-    lines.insert(3, "batch,1,9")  # a ragged row
-    (run / "metrics.csv").write_text("\n".join(lines) + "\n")
+    lines = (run / "events.jsonl").read_text().splitlines()
+    first = next(i for i, ln in enumerate(lines) if ln.startswith('{"batch"'))
+    lines.insert(first + 1, '{"batch":[1,9]}')  # a ragged row
+    lines.insert(first + 1, "garbage that is not JSON")
+    (run / "events.jsonl").write_text("\n".join(lines) + "\n")
     m = read_metrics(run)
     assert m["batches"]["step"].tolist() == [1.0, 2.0, 3.0]
-    assert m["batches"]["batch_accuracy"][0] == 0.75 and np.isnan(m["batches"]["batch_accuracy"][1])
     assert m["epochs"]["val_accuracy"].tolist() == [0.8]
 
 
@@ -267,32 +270,37 @@ def test_runinfo_json_is_serialisable(tmp_path: Path) -> None:
 CHILD = textwrap.dedent("""
     import sys, time
     from mnist_tui.config import preset_config
-    from mnist_tui.training.events import BatchEnd
-    from mnist_tui.training.trainer import train
+    from mnist_tui.events import BatchEnd
+    from mnist_tui.runs.process import run_job
+    from mnist_tui.runs.rundir import create_run_dir
 
     def emit(ev):
         if isinstance(ev, BatchEnd) and ev.epoch == 2 and ev.step == 10:
             print("SLEEPING", flush=True)
             time.sleep(120)
 
-    train(preset_config("scratch").with_changes(limit=1000, epochs=3), emit, runs_dir=sys.argv[1])
+    path = create_run_dir(sys.argv[1], preset_config("scratch").with_changes(limit=1000, epochs=3))
+    run_job(path, emit=emit)
 """)
 
 
 def test_killed_run_is_running_then_incomplete_with_its_epochs(real_data_dir: Path, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     with paused_child(CHILD, [str(runs)], real_data_dir):
-        (live,) = list_runs(runs)
+        deadline = time.monotonic() + 1.0  # the writer thread makes rows readable within 0.1 s
+        while (live := list_runs(runs)[0]).epochs_completed < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert live.status == "running" and live.epochs_completed == 1
+        assert live.progress.startswith("epoch 2/3 · step ")
         with pytest.raises(RunStoreError, match="still running"):
             delete_run(live, runs)
     (run,) = list_runs(runs)
     assert run.status == "incomplete" and "crash or kill" in run.reason
     assert run.epochs_completed == 1 and run.test_accuracy is None
-    assert run.model_file == run.path / "model.npz"  # the epoch-1 checkpoint
+    assert run.model_file is None and (run.path / "checkpoint.npz").is_file()  # the epoch-1 checkpoint
     m = read_metrics(run)
-    assert m["n_epochs"] == 1 and m["n_batches"] == 32  # epoch 1 (1000/32 → 32 batches), flushed at its end
-    assert run.duration_s == float(csv_rows(run.path)[-1][-1])  # training seconds at the last flushed row
+    assert m["n_epochs"] == 1 and m["n_batches"] >= 32  # epoch 1 (1000/32 → 32 batches) and what followed
+    assert run.duration_s == pytest.approx(float(csv_rows(run.path)[-1][-1]), abs=1e-3)  # at the last written row
     assert resolve_run(runs, run.id[:8]) == run
     delete_run(run, runs)  # a dead run can be deleted
     assert list_runs(runs) == []

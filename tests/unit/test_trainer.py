@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import threading
@@ -17,13 +16,14 @@ import pytest
 from mnist_tui.config import preset_config
 from mnist_tui.data import Dataset, load_dataset
 from mnist_tui.errors import ConfigError
-from mnist_tui.training.control import BatchMeter, TrainClock, TrainControl
-from mnist_tui.training.events import (
+from mnist_tui.events import (
+    EVALUATING,
     FAILED,
     LOADING,
     PAUSED,
     TRAINING,
     BatchEnd,
+    Checkpointed,
     DataReady,
     EpochEnd,
     Event,
@@ -31,6 +31,12 @@ from mnist_tui.training.events import (
     Predictions,
     RunFinished,
 )
+from mnist_tui.runs import recorder as recorder_mod
+from mnist_tui.runs.follow import LogReader
+from mnist_tui.runs.process import run_job
+from mnist_tui.runs.rundir import create_run_dir
+from mnist_tui.runs.store import read_metrics
+from mnist_tui.training.control import BatchMeter, TrainClock, TrainControl
 from mnist_tui.training.trainer import train
 
 _DATA: dict[Path, Dataset] = {}
@@ -190,35 +196,33 @@ def test_batch_loss_matches_independent_forward_pass(mnist: Dataset) -> None:
 
 # ------------------------------------------------------------------------ control
 @pytest.mark.parametrize("preset", ["mlp", "scratch"])
-@pytest.mark.parametrize("quick", [False, True])
-def test_stop_after_step_5(mnist: Dataset, tmp_path: Path, preset: str, quick: bool) -> None:
+def test_stop_after_step_5(real_data_dir: Path, tmp_path: Path, preset: str) -> None:
+    """A stop ends the run after the current batch without waiting for a final evaluation,
+    and the run directory keeps every batch and the model of the last one."""
     control = TrainControl()
     events: list[Event] = []
 
     def emit(event: Event) -> None:
         events.append(event)
         if isinstance(event, BatchEnd) and event.step == 5:
-            control.stop(quick=quick)
+            control.stop()
 
-    cfg = replace(preset_config(preset), epochs=2, batch_size=32, limit=2000)
-    result = train(cfg, emit, control, runs_dir=tmp_path, dataset=mnist)
-    assert result.status == "stopped" and result.reason == "stopped by user"
-    assert result.epochs_completed == 0
+    cfg = replace(preset_config(preset), epochs=2, batch_size=32, limit=2000, data_path=str(real_data_dir))
+    run_dir = create_run_dir(tmp_path, cfg)
+    result = run_job(run_dir, emit=emit, control=control)
+    assert result.status == "stopped" and result.reason.startswith("stopped by user; final test evaluation skipped")
+    assert result.epochs_completed == 0 and not result.evaluated
     batches = of(events, BatchEnd)
     assert 5 <= len(batches) <= 6 and max(b.step for b in batches) <= 6
     assert of(events, EpochEnd) == []
-    assert math.isnan(result.test_accuracy) == quick  # quick skips the final test pass
-    if not quick:
-        assert 0.1 < result.test_accuracy < 1.0 and np.array(result.confusion).sum() == 10_000
+    assert math.isnan(result.test_accuracy)  # no epoch ended: no test figures to give
+    assert not of(events, PhaseChanged) or PhaseChanged(EVALUATING, "test set") not in events
 
-    run_dir = Path(result.run_dir or "")
-    assert run_dir.parent == tmp_path
-    with open(run_dir / "metrics.csv", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    assert [int(r["step"]) for r in rows if r["kind"] == "batch"] == [b.step for b in batches]
-    assert not [r for r in rows if r["kind"] == "epoch"]
+    assert Path(result.run_dir or "") == run_dir
+    m = read_metrics(run_dir)
+    assert m["batches"]["step"].tolist() == [float(b.step) for b in batches] and m["n_epochs"] == 0
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["status"] == "stopped" and summary["epochs_completed"] == 0
+    assert summary["status"] == "stopped" and summary["epochs_completed"] == 0 and summary["evaluated"] is False
     if preset == "scratch":
         from mnist_tui.models.scratch import ScratchNet
 
@@ -229,6 +233,23 @@ def test_stop_after_step_5(mnist: Dataset, tmp_path: Path, preset: str, quick: b
 
         assert summary["model_file"] == "model.keras"
         assert keras.saving.load_model(run_dir / "model.keras").count_params() == 407_050
+
+
+def test_a_stop_after_an_epoch_reports_that_epochs_test_figures(mnist: Dataset) -> None:
+    control = TrainControl()
+    events: list[Event] = []
+
+    def emit(event: Event) -> None:
+        events.append(event)
+        if isinstance(event, BatchEnd) and event.epoch == 2 and event.step == 3:
+            control.stop()
+
+    cfg = replace(preset_config("scratch"), epochs=3, batch_size=32, limit=1000)
+    result = train(cfg, emit, control, dataset=mnist)
+    epoch1 = of(events, EpochEnd)[0]
+    assert result.status == "stopped" and result.epochs_completed == 1 and not result.evaluated
+    assert result.test_accuracy == pytest.approx(epoch1.val_accuracy)  # validation is the test set here
+    assert "after epoch 1" in result.reason and np.array(result.confusion).sum() == 10_000
 
 
 @pytest.mark.parametrize("preset", ["mlp", "scratch"])
@@ -277,9 +298,12 @@ def test_stop_while_paused_releases_the_loop(mnist: Dataset) -> None:
     assert PhaseChanged(TRAINING) not in after_pause  # stopped from the pause, never resumed
 
 
-def test_nan_loss_fails_the_run(mnist: Dataset, tmp_path: Path) -> None:
-    cfg = replace(preset_config("mlp"), optimizer="sgd", learning_rate=1e6, epochs=2, batch_size=32, limit=2000)
-    result, events = run(cfg, mnist, runs_dir=tmp_path)
+def test_nan_loss_fails_the_run(real_data_dir: Path, tmp_path: Path) -> None:
+    cfg = replace(preset_config("mlp"), optimizer="sgd", learning_rate=1e6, epochs=2, batch_size=32, limit=2000,
+                  data_path=str(real_data_dir))
+    events: list[Event] = []
+    run_dir = create_run_dir(tmp_path, cfg)
+    result = run_job(run_dir, emit=events.append)
     assert result.status == "failed"
     assert "loss became" in result.reason and "learning rate too high" in result.reason
     batches = of(events, BatchEnd)
@@ -288,11 +312,9 @@ def test_nan_loss_fails_the_run(mnist: Dataset, tmp_path: Path) -> None:
     assert not math.isfinite(batches[-1].batch_loss)
     assert math.isnan(result.test_accuracy) and of(events, EpochEnd) == []
     assert events[-1] == PhaseChanged(FAILED, result.reason)
-    run_dir = Path(result.run_dir or "")
-    with open(run_dir / "metrics.csv", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    assert len(rows) == len(batches)  # the rows leading up to the failure are kept
-    assert rows[0]["batch_loss"] != "" and rows[-1]["batch_loss"] == ""  # NaN is written as empty
+    m = read_metrics(run_dir)
+    assert m["n_batches"] == len(batches)  # the rows leading up to the failure are kept
+    assert np.isfinite(m["batches"]["batch_loss"][0]) and np.isnan(m["batches"]["batch_loss"][-1])  # null
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "failed" and summary["test_accuracy"] is None
     assert "loss became" in summary["reason"]
@@ -362,26 +384,32 @@ def test_stop_on_last_batch_keeps_the_complete_epoch(mnist: Dataset, preset: str
     assert {p.epoch for p in of(events, Predictions)} == {1}
 
 
-def test_checkpoint_interval_saves_final_model_and_honours_the_env(real_data_dir, tmp_path, monkeypatch) -> None:
-    """By default short epochs are not saved one by one; the final model always is."""
-    from mnist_tui.training import trainer as trainer_mod
+def test_every_epoch_is_checkpointed_off_the_training_thread(real_data_dir: Path, tmp_path: Path) -> None:
+    """Each epoch end hands a snapshot to a writer thread (training does not wait for the disk);
+    the checkpoint holds weights, optimizer state and what they are, and the final model is saved."""
+    writers: list[str] = []
+    real_write = recorder_mod.atomic_write_bytes
 
-    saves: list[int] = []
-    original = trainer_mod._Loop.checkpoint
+    def spy(path: Path, data: bytes) -> None:
+        if path.name == "checkpoint.npz":
+            writers.append(threading.current_thread().name)
+        real_write(path, data)
 
-    def counting(self, epoch: int = -1) -> None:
-        saves.append(epoch)
-        original(self, epoch)
-
-    monkeypatch.setattr(trainer_mod._Loop, "checkpoint", counting)
-    cfg = preset_config("scratch").with_changes(data_path=str(real_data_dir), limit=1000, epochs=3)
-    monkeypatch.delenv(trainer_mod.CHECKPOINT_ENV, raising=False)
-    result = train(cfg, runs_dir=tmp_path / "a")
-    assert saves == [3] and (Path(result.run_dir) / "model.npz").is_file()
-    saves.clear()
-    monkeypatch.setenv(trainer_mod.CHECKPOINT_ENV, "0")
-    train(cfg, runs_dir=tmp_path / "b")
-    assert saves == [1, 2, 3]
+    cfg = preset_config("scratch").with_changes(data_path=str(real_data_dir), limit=1000, epochs=3, momentum=0.9)
+    run_dir = create_run_dir(tmp_path, cfg)
+    events: list[Event] = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(recorder_mod, "atomic_write_bytes", spy)
+        run_job(run_dir, emit=events.append)
+    logged = LogReader(run_dir).read_all()
+    assert [e.epoch for e in logged if isinstance(e, Checkpointed)] == [1, 2, 3]
+    assert writers == ["checkpoint writer"] * 3
+    with np.load(run_dir / "checkpoint.npz") as npz:
+        meta = json.loads(str(npz["meta"]))
+        assert meta["epoch"] == 3 and meta["preset"] == "scratch" and meta["weights"] == ["W1", "b1", "W2", "b2"]
+        assert len([k for k in npz.files if k.startswith("o")]) == 4  # the momentum buffers
+        assert np.abs(npz["o000"]).sum() > 0
+    assert (run_dir / "model.npz").is_file()
 
 
 WARM_UP_CHILD = """
@@ -392,6 +420,7 @@ freeze_import_garbage(warm_up=True)
 frozen = gc.get_freeze_count()
 seen = []
 result = train(preset_config("mlp").with_changes(epochs=1, limit=1000, data_path=sys.argv[1]), emit=seen.append)
+
 print(json.dumps({"frozen": frozen, "tracked": len(gc.get_objects()), "status": result.status,
                   "tf": "tensorflow" in sys.modules}))
 """
