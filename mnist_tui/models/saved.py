@@ -73,8 +73,8 @@ def check_model_path(path: str | os.PathLike[str]) -> Path:
         missing = [n for n in needed if n not in names]
         if missing:
             lacks = ", ".join(n.removesuffix(".npy") for n in missing)
-            raise ModelFileError(f"{p}: not {kind}: this zip lacks {lacks} "
-                                 f"(found: {', '.join(member_names(zf)) or 'nothing'})")
+            found = ", ".join(member_names(zf, ".npy" if p.suffix == ".npz" else "")) or "nothing"
+            raise ModelFileError(f"{p}: not {kind}: this zip lacks {lacks} (found: {found})")
         if p.suffix == ".keras" and zf.getinfo("config.json").file_size > MAX_KERAS_CONFIG_BYTES:
             raise ModelFileError(f"{p}: config.json is {size_text(zf.getinfo('config.json').file_size)}, more "
                                  f"than the {size_text(MAX_KERAS_CONFIG_BYTES)} limit for a model's architecture")
