@@ -159,10 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
     server = sub.add_parser(
         "serve", help="serve the app in a browser tab (textual-serve)",
         description="Serve mnist-tui to a browser through textual-serve. Binds to 127.0.0.1 unless told "
-                    "otherwise: reach it from your laptop through an SSH tunnel.",
+                    "otherwise: reach it from your laptop through an SSH tunnel. The URL it prints carries a "
+                    "fresh access token; without it (or from a page of another site) the app is refused.",
     )
     server.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
     server.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    server.add_argument("--max-sessions", type=int, default=2, metavar="N",
+                        help="browser tabs served at once, each its own app process of ~0.5 GB (default: 2)")
+    _runs_dir_flag(server)
     return parser
 
 
@@ -310,19 +314,22 @@ def _model_path_problem(path: str) -> str:
 
 
 def run_serve(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    """Every browser tab gets its own app process, started with the flags given before ``serve``."""
-    from mnist_tui.serve import describe, make_server
+    """Every browser tab gets its own app process, started with every flag given before ``serve``.
 
-    raw = list(sys.argv[1:] if argv is None else argv)
-    app_args = raw[: raw.index("serve")] if "serve" in raw else []
+    The "serving" line is printed only once the socket listens; a bind failure is one line
+    on stderr and exit 1. ``argv`` is unused: the flags are replayed from ``args``.
+    """
+    from mnist_tui.serve import bind_error_text, describe, make_server, replay_flags
+
     if not 0 < args.port < 65536:
         return _fail(f"--port: must be 1-65535, got {args.port}", EXIT_USAGE)
-    server = make_server(args.host, args.port, app_args)
-    print(describe(args.host, args.port), flush=True)
+    if args.max_sessions < 1:
+        return _fail(f"--max-sessions: must be at least 1, got {args.max_sessions}", EXIT_USAGE)
+    server = make_server(args.host, args.port, replay_flags(build_parser(), args), max_sessions=args.max_sessions)
     try:
-        server.serve()
+        server.serve(on_ready=lambda: print(describe(args.host, args.port, server.token), flush=True))
     except OSError as err:  # port in use, address not available, ...
-        return _fail(f"cannot serve on {args.host}:{args.port}: {err.strerror or err}", EXIT_ERROR)
+        return _fail(f"cannot serve on {args.host}:{args.port}: {bind_error_text(err)}", EXIT_ERROR)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     return EXIT_OK

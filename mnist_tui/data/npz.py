@@ -1,16 +1,15 @@
-"""Loading Keras-style ``mnist.npz`` archives without ever unpickling."""
+"""Loading Keras-style ``mnist.npz`` archives without ever unpickling, and within bounds."""
 
 from __future__ import annotations
 
 import os
-import zipfile
-import zlib
+import stat
 from pathlib import Path
 
 import numpy as np
-from numpy.lib.npyio import NpzFile
 
 from mnist_tui.errors import DatasetError
+from mnist_tui.fsguard import member_names, open_regular, open_zip, read_npy_member, read_upto, stat_path
 
 from .idx import COLS, NUM_CLASSES, ROWS
 
@@ -72,43 +71,31 @@ def validate_arrays(
 def load_npz(
     path: str | os.PathLike[str],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Load and validate x_train, y_train, x_test, y_test from an .npz archive."""
+    """Load and validate x_train, y_train, x_test, y_test from an .npz archive.
+
+    Bounded like every reader (see ``mnist_tui.fsguard``): only a regular file is opened,
+    the zip directory's declared sizes are checked before anything is inflated, and each
+    array's header before its data is read.
+    """
     p = Path(path)
-    if not p.exists():
-        raise DatasetError(f"{p}: no such file or directory")
-    if p.is_dir():
+    if stat.S_ISDIR(stat_path(p, DatasetError).st_mode):
         raise DatasetError(f"{p}: is a directory, expected an .npz file")
-    try:
-        if p.stat().st_size == 0:
+    with open_regular(p, DatasetError, expected="an .npz file") as fh:
+        head = read_upto(fh, len(NPY_MAGIC), DatasetError, p)
+        if not head:
             raise DatasetError(f"{p}: file is empty (0 bytes)")
-        # Own the file handle so it is closed even when zipfile rejects the data.
-        with p.open("rb") as fh:
-            head = fh.read(len(NPY_MAGIC))
-            if head.startswith(NPY_MAGIC):
-                raise DatasetError(f"{p}: not an .npz archive (a single .npy array?)")
-            if not head.startswith(ZIP_MAGIC):
-                raise DatasetError(f"{p}: not an .npz archive (not a zip file)")
-            fh.seek(0)
-            loaded = np.load(fh, allow_pickle=False)
-            if not isinstance(loaded, NpzFile):
-                raise DatasetError(f"{p}: not an .npz archive")
-            with loaded as archive:
-                missing = [k for k in NPZ_KEYS if k not in archive.files]
-                if missing:
-                    raise DatasetError(
-                        f"{p}: missing key(s) {', '.join(missing)} "
-                        f"(found: {', '.join(archive.files) or 'none'})"
-                    )
-                arrays = [archive[k] for k in NPZ_KEYS]
-    except DatasetError:
-        raise
-    except PermissionError:
-        raise DatasetError(f"{p}: permission denied (cannot read file)") from None
-    except ValueError as exc:
-        msg = str(exc)
-        if "pickle" in msg.lower() or "object arrays" in msg.lower():
-            raise DatasetError(f"{p}: contains pickled/object data, which is refused for safety") from None
-        raise DatasetError(f"{p}: not a valid .npz archive ({msg})") from None
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as exc:
-        raise DatasetError(f"{p}: corrupt or unreadable .npz archive ({exc})") from None
+        if head.startswith(NPY_MAGIC):
+            raise DatasetError(f"{p}: not an .npz archive (a single .npy array?)")
+        if not head.startswith(ZIP_MAGIC):
+            raise DatasetError(f"{p}: not an .npz archive (not a zip file)")
+        fh.seek(0)
+        with open_zip(fh, DatasetError, p, "an .npz archive") as archive:
+            names = set(archive.namelist())
+            missing = [k for k in NPZ_KEYS if f"{k}.npy" not in names]
+            if missing:
+                raise DatasetError(
+                    f"{p}: missing key(s) {', '.join(missing)} "
+                    f"(found: {', '.join(member_names(archive, '.npy')) or 'none'})"
+                )
+            arrays = [read_npy_member(archive, f"{k}.npy", DatasetError, p) for k in NPZ_KEYS]
     return validate_arrays(*arrays, source=str(p))

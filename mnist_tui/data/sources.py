@@ -8,6 +8,7 @@ because importing TensorFlow costs seconds at startup.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from mnist_tui.errors import DatasetError
+from mnist_tui.fsguard import ARCHIVE_ERRORS, open_regular, open_zip, require_regular, stat_path, user_path
 
-from .idx import find_idx_file, load_idx_dir
+from .idx import find_idx_file, load_idx_dir, read_idx_header
 from .npz import load_npz, validate_arrays
 
 DATASETS: dict[str, tuple[str, ...]] = {
@@ -68,15 +70,19 @@ def _keras_cache_path(name: str) -> Path:
 
 
 def _load_path(path: str | os.PathLike[str], origin: str = "") -> tuple[Arrays, str]:
-    """Load a directory of IDX files or a .npz file; ``origin`` prefixes errors."""
-    p = Path(path).expanduser()
+    """Load a directory of IDX files or a .npz file; ``origin`` prefixes errors.
+
+    The path is classified with one ``stat`` whose every failure (too long a name, a
+    symlink loop, no permission) is the message, never a traceback.
+    """
+    p = user_path(path)
     try:
-        if not p.exists():
-            raise DatasetError(f"{p}: no such file or directory")
-        if p.is_dir():
-            return load_idx_dir(p), f"IDX files in {p.resolve()}"
+        mode = stat_path(p, DatasetError).st_mode
+        if stat.S_ISDIR(mode):
+            return load_idx_dir(p), f"IDX files in {os.path.realpath(p)}"
         if p.suffix.lower() == ".npz":
-            return load_npz(p), f"npz {p.resolve()}"
+            return load_npz(p), f"npz {os.path.realpath(p)}"
+        require_regular(p, mode, DatasetError)
         raise DatasetError(f"{p}: is a file, expected a directory of IDX files or a .npz file")
     except DatasetError as exc:
         if origin:
@@ -160,41 +166,39 @@ FULL_TRAIN_SIZE = 60_000  # MNIST and Fashion-MNIST
 def peek_train_count(name: str = "mnist", path: str | os.PathLike[str] | None = None) -> int:
     """How many training images the data source holds, from the IDX header alone.
 
-    Cheap enough to call as the user types (reads 8 bytes), so the form can show steps per
-    epoch before any data is loaded. Unknown or unreadable sources count as the full 60,000.
+    Cheap enough to call as the user types (reads, or inflates, one header), so the form can
+    show steps per epoch before any data is loaded. Unknown or unreadable sources (a FIFO,
+    a path too long, anything) count as the full 60,000; nothing here can block or raise.
     """
-    import gzip
-
     candidates = [path, os.environ.get(DATA_ENV, "").strip() or None]
     for raw in candidates:
         if raw is None or str(raw) == "":
             continue
-        p = Path(raw).expanduser()
-        if p.is_file() and p.suffix.lower() == ".npz":
-            return _npz_train_count(p)
-        if not p.is_dir():
-            return FULL_TRAIN_SIZE
         try:
-            f = find_idx_file(p, "train", "images")
-            with open(f, "rb") as fh:
-                magic = fh.read(2)
-            with (gzip.open(f, "rb") if magic == b"\x1f\x8b" else open(f, "rb")) as fh:
-                header = fh.read(8)
-            return int.from_bytes(header[4:8], "big") if len(header) == 8 else FULL_TRAIN_SIZE
-        except (DatasetError, OSError, EOFError):
+            return _peek_count(user_path(raw))
+        except DatasetError:
             return FULL_TRAIN_SIZE
+    return FULL_TRAIN_SIZE
+
+
+def _peek_count(p: Path) -> int:
+    mode = stat_path(p, DatasetError).st_mode
+    if stat.S_ISDIR(mode):
+        return read_idx_header(find_idx_file(p, "train", "images"), "images")
+    if stat.S_ISREG(mode) and p.suffix.lower() == ".npz":
+        return _npz_train_count(p)
     return FULL_TRAIN_SIZE
 
 
 def _npz_train_count(p: Path) -> int:
     """Rows of ``x_train`` from the .npy header inside the zip, without loading the array."""
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(p) as zf, zf.open("x_train.npy") as fh:
-            major, _ = np.lib.format.read_magic(fh)
-            read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-            shape, _, _ = read_header(fh)
-        return int(shape[0]) if shape else FULL_TRAIN_SIZE
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return FULL_TRAIN_SIZE
+    with open_regular(p, DatasetError) as fh, open_zip(fh, DatasetError, p, "an .npz archive") as zf:
+        try:
+            with zf.open("x_train.npy") as member:
+                major, _ = np.lib.format.read_magic(member)
+                read_header = (np.lib.format.read_array_header_1_0 if major == 1
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, _ = read_header(member)
+        except ARCHIVE_ERRORS:
+            return FULL_TRAIN_SIZE
+    return int(shape[0]) if shape else FULL_TRAIN_SIZE

@@ -1,21 +1,26 @@
 """Load a saved model (``.keras`` or the scratch net's ``.npz``) safely and predict with it.
 
 Keras models load with ``safe_mode=True`` (a Lambda layer or other deserialised code is
-refused) and the scratch net with ``allow_pickle=False``: opening a file never runs code
-from it. Every failure is a one-line ``ModelFileError`` naming the file.
+refused) and the scratch net never unpickles: opening a file never runs code from it.
+Reading is bounded (``mnist_tui.fsguard``: regular files only, zip sizes checked first) and
+a loaded model must take one MNIST image and give probabilities over 10 classes. Every
+failure is a one-line ``ModelFileError`` naming the file.
 """
 
 from __future__ import annotations
 
 import os
-import zipfile
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from mnist_tui.errors import ModelFileError
+from mnist_tui.fsguard import member_names, open_regular, open_zip, size_text, stat_path, user_path
+from mnist_tui.models.scratch import SAVED_KEYS, ScratchNet
 
 Predict = Callable[[np.ndarray], np.ndarray]  # uint8 (N, 28, 28) → softmax (N, 10)
 
@@ -44,38 +49,70 @@ def _as_layout(x: np.ndarray, input_shape: tuple[int | None, ...]) -> np.ndarray
     raise ValueError(f"unsupported input shape {dims}")
 
 
+KERAS_MEMBERS = ("config.json", "model.weights.h5")
+MAX_KERAS_CONFIG_BYTES = 16 * 1024 * 1024  # an MNIST model's architecture is a few KB of JSON
+_KINDS = {".keras": "a Keras model", ".npz": "a scratch model"}
+
+
 def check_model_path(path: str | os.PathLike[str]) -> Path:
     """Cheap checks that need no TensorFlow, so the CLI can refuse a bad file before the app opens.
 
-    Both formats are zip archives (.keras, and NumPy's .npz): a truncated or foreign file
-    fails ``is_zipfile`` (the central directory sits at the end of the file).
+    Both formats are zip archives: the file must be a regular file (a FIFO would block
+    the load), readable, and hold the members its format needs, with declared sizes an
+    MNIST model can have. Only the zip directory is read, never a member.
     """
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise ModelFileError(f"{p}: no such file")
-    if p.is_dir():
+    p = user_path(path)
+    if stat.S_ISDIR(stat_path(p, ModelFileError).st_mode):
         raise ModelFileError(f"{p}: is a directory, not a model file (.keras or .npz)")
-    if p.suffix not in (".keras", ".npz"):
+    if p.suffix not in _KINDS:
         raise ModelFileError(f"{p}: not a model file (expected .keras or .npz)")
-    try:
-        ok = zipfile.is_zipfile(p)
-    except OSError as err:
-        raise ModelFileError(f"{p}: cannot read: {err.strerror or err}") from None
-    if not ok:
-        kind = "Keras model" if p.suffix == ".keras" else "scratch model (.npz)"
-        raise ModelFileError(f"{p}: not a {kind} (not a zip archive; truncated or another format?)")
+    kind = _KINDS[p.suffix]
+    with open_regular(p, ModelFileError) as fh, open_zip(fh, ModelFileError, p, kind) as zf:
+        names = set(zf.namelist())
+        needed = KERAS_MEMBERS if p.suffix == ".keras" else tuple(f"{k}.npy" for k in SAVED_KEYS)
+        missing = [n for n in needed if n not in names]
+        if missing:
+            lacks = ", ".join(n.removesuffix(".npy") for n in missing)
+            found = ", ".join(member_names(zf, ".npy" if p.suffix == ".npz" else "")) or "nothing"
+            raise ModelFileError(f"{p}: not {kind}: this zip lacks {lacks} (found: {found})")
+        if p.suffix == ".keras" and zf.getinfo("config.json").file_size > MAX_KERAS_CONFIG_BYTES:
+            raise ModelFileError(f"{p}: config.json is {size_text(zf.getinfo('config.json').file_size)}, more "
+                                 f"than the {size_text(MAX_KERAS_CONFIG_BYTES)} limit for a model's architecture")
     return p
 
 
 def load_model(path: str | os.PathLike[str]) -> LoadedModel:
+    """The full load (Keras in safe mode, or the scratch net), then a check on its outputs."""
     p = check_model_path(path)
-    return _load_scratch(p) if p.suffix == ".npz" else _load_keras(p)
+    model = _load_scratch(p) if p.suffix == ".npz" else _load_keras(p)
+    _check_outputs(model)
+    return model
+
+
+def _check_outputs(model: LoadedModel) -> None:
+    """Probe a blank and a random image: the outputs must be probabilities over 10 classes.
+
+    A model ending in raw logits loads and predicts fine, and then reports a negative
+    loss; refusing it here is the only place the mistake can be named.
+    """
+    probes = np.stack([np.zeros((28, 28), np.uint8),
+                       np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)])
+    try:
+        out = np.asarray(model.predict(probes), dtype=np.float64)
+    except Exception as err:  # a model that loads but cannot run is a bad file, whatever the error
+        raise ModelFileError(f"{model.path}: cannot run the model: {_first_line(err)}") from None
+    if out.shape != (2, 10):
+        raise ModelFileError(f"{model.path}: predicts shape {out.shape[1:]} per image, not 10 classes")
+    if not (np.all(np.isfinite(out)) and out.min() >= 0 and np.allclose(out.sum(axis=1), 1.0, atol=1e-3)):
+        raise ModelFileError(f"{model.path}: outputs are not probabilities (no softmax on the last layer?)")
 
 
 def _load_scratch(p: Path) -> LoadedModel:
-    from mnist_tui.models.scratch import ScratchNet
-
     net = ScratchNet.load(p)  # raises ModelFileError itself
+    if net.n_in != 28 * 28:
+        raise ModelFileError(f"{p}: input size is {net.n_in}, not an MNIST image (784 = 28×28 pixels)")
+    if net.n_out != 10:
+        raise ModelFileError(f"{p}: output size is {net.n_out}, not 10 classes")
 
     def predict(x: np.ndarray) -> np.ndarray:
         return net.predict_proba(_as_layout(x, (None, 784)))
@@ -99,10 +136,28 @@ def _load_keras(p: Path) -> LoadedModel:
                                  "will not load") from None
         raise ModelFileError(f"{p}: cannot load: {text}") from None
     except Exception as err:
-        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ModelFileError(f"{p}: cannot load: {text}") from None
-    input_shape = tuple(model.input_shape) if not isinstance(model.input_shape, list) else ()
-    output_shape = tuple(model.output_shape) if not isinstance(model.output_shape, list) else ()
+        raise ModelFileError(f"{p}: cannot load: {_first_line(err)}") from None
+    try:
+        return _keras_loaded_model(p, model)
+    except ModelFileError:
+        raise
+    except Exception as err:  # an odd graph (shared layers, nested outputs) is a bad file, not a crash
+        raise ModelFileError(f"{p}: not an MNIST model: {_first_line(err)}") from None
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:200] if text else type(err).__name__
+
+
+def _keras_loaded_model(p: Path, model: Any) -> LoadedModel:
+    """Check a loaded Keras model is one image in, 10 classes out, and wrap it."""
+    for what, tensors in (("inputs", getattr(model, "inputs", None)), ("outputs", getattr(model, "outputs", None))):
+        if isinstance(tensors, (list, tuple)) and len(tensors) > 1:
+            one = "takes one image" if what == "inputs" else "gives one 10-class prediction"
+            raise ModelFileError(f"{p}: the model has {len(tensors)} {what}; an MNIST model {one}")
+    input_shape = _single_shape(model.input_shape)
+    output_shape = _single_shape(model.output_shape)
     try:
         _as_layout(np.zeros((1, 28, 28), np.uint8), input_shape)
     except ValueError:
@@ -123,6 +178,13 @@ def _load_keras(p: Path) -> LoadedModel:
 
     return LoadedModel(p, "keras", model.name, int(model.count_params()), rows, predict,
                        _forward_from_keras(model, input_shape))
+
+
+def _single_shape(shape: object) -> tuple[int | None, ...]:
+    """A Keras ``input_shape``/``output_shape``: a tuple, or a list holding one."""
+    if isinstance(shape, list) and len(shape) == 1:
+        shape = shape[0]
+    return tuple(shape) if isinstance(shape, tuple) else ()
 
 
 LAYOUT_OF = {(784,): "flat", (28, 28): "image", (28, 28, 1): "image_channels"}

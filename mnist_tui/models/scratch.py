@@ -11,15 +11,16 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from mnist_tui.errors import ModelFileError
+from mnist_tui.fsguard import open_regular, open_zip, read_npy_member, user_path
 
 ACTIVATIONS = ("sigmoid", "relu")
 PARAM_KEYS = ("W1", "b1", "W2", "b2")
+SAVED_KEYS = (*PARAM_KEYS, "activation", "hidden")  # the arrays of a saved .npz
 _PROB_FLOOR = 1e-12
 
 
@@ -242,39 +243,29 @@ class ScratchNet:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ScratchNet:
-        """Rebuild a net from ``save`` output; any defect becomes a one-line ModelFileError."""
-        name = os.fspath(path)
-        try:
-            loaded = np.load(name, allow_pickle=False)
-            if not isinstance(loaded, np.lib.npyio.NpzFile):
-                raise ModelFileError(f"{name}: not an .npz model file")
-            with loaded as data:
-                missing = [
-                    k
-                    for k in (*PARAM_KEYS, "activation", "hidden")
-                    if k not in data.files
-                ]
-                if missing:
-                    raise ModelFileError(
-                        f"{name}: missing {', '.join(missing)} in model file"
-                    )
-                arrays = {k: np.array(data[k]) for k in PARAM_KEYS}
-                activation = str(data["activation"])
-                hidden = int(data["hidden"])
-        except ModelFileError:
-            raise
-        except (
-            OSError,
-            ValueError,
-            EOFError,
-            KeyError,
-            TypeError,
-            zipfile.BadZipFile,
-        ) as err:
-            if isinstance(err, FileNotFoundError):
-                raise ModelFileError(f"{name}: file not found") from err
-            raise ModelFileError(f"{name}: not a readable .npz model file") from err
+        """Rebuild a net from ``save`` output; any defect becomes a one-line ModelFileError.
 
+        Read through ``mnist_tui.fsguard``: a FIFO or device is refused without blocking,
+        the archive's declared sizes are checked before anything is inflated, and no
+        array is allocated beyond the bytes its member declares.
+        """
+        name = os.fspath(path)
+        with (open_regular(user_path(name), ModelFileError, expected="an .npz model file") as fh,
+              open_zip(fh, ModelFileError, name, "a scratch model (.npz)") as zf):
+            present = set(zf.namelist())
+            missing = [k for k in SAVED_KEYS if f"{k}.npy" not in present]
+            if missing:
+                raise ModelFileError(
+                    f"{name}: missing {', '.join(missing)} in model file "
+                    f"(a scratch model holds {', '.join(SAVED_KEYS)})"
+                )
+            arrays = {k: read_npy_member(zf, f"{k}.npy", ModelFileError, name) for k in SAVED_KEYS}
+        saved_activation, saved_hidden = arrays.pop("activation"), arrays.pop("hidden")
+        if saved_activation.ndim != 0 or saved_activation.dtype.kind != "U":
+            raise ModelFileError(f"{name}: activation is not a name")
+        if saved_hidden.ndim != 0 or saved_hidden.dtype.kind not in "iu":
+            raise ModelFileError(f"{name}: hidden is not an integer")
+        activation, hidden = str(saved_activation[()]), int(saved_hidden[()])
         if activation not in ACTIVATIONS:
             raise ModelFileError(f"{name}: unknown activation {activation!r}")
         w1, b1, w2, b2 = (arrays[k] for k in PARAM_KEYS)
@@ -291,6 +282,8 @@ class ScratchNet:
             raise ModelFileError(
                 f"{name}: parameter shapes do not match a two-layer net"
             )
+        if not all(np.all(np.isfinite(a)) for a in (w1, b1, w2, b2)):
+            raise ModelFileError(f"{name}: parameters contain NaN or infinity")
         net = cls(
             n_in=w1.shape[0],
             hidden=hidden,

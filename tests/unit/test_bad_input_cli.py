@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,15 +53,15 @@ def test_sizes_checked_against_the_real_data(real_data_dir: Path, args: tuple[st
 
 
 def test_unreadable_data_file_is_a_clear_error(tiny_idx_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Root ignores chmod 000, so the permission error is injected where the file is read."""
-    real_read = Path.read_bytes
+    """Root ignores chmod 000, so the permission error is injected where the file is opened."""
+    real_open = os.open
 
-    def guarded_read(self: Path) -> bytes:
-        if self.name == "train-labels-idx1-ubyte.gz":
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_read(self)
+    def guarded_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if os.fspath(path).endswith("train-labels-idx1-ubyte.gz"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", guarded_read)
+    monkeypatch.setattr(os, "open", guarded_open)
     with pytest.raises(DatasetError) as info:
         load_dataset(path=tiny_idx_dir)
     text = str(info.value)

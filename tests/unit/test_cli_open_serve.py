@@ -49,18 +49,14 @@ def test_serve_builds_a_localhost_server_that_runs_this_app() -> None:
 
 def test_serve_passes_flags_given_before_the_command(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("textual_serve")
+    from mnist_tui.serve import GuardedServer
+
     seen = {}
 
-    class FakeServer:
-        def __init__(self, command: str, host: str, port: int, title: str) -> None:
-            seen.update(command=command, host=host, port=port)
+    def fake_serve(self: GuardedServer, debug: bool = False, on_ready: object = None) -> None:
+        seen.update(command=self.command, host=self.host, port=self.port, served=True)
 
-        def serve(self) -> None:
-            seen["served"] = True
-
-    import textual_serve.server
-
-    monkeypatch.setattr(textual_serve.server, "Server", FakeServer)
+    monkeypatch.setattr(GuardedServer, "serve", fake_serve)
     assert cli.main(["--model", "cnn", "serve", "--port", "9001"]) == 0
     assert seen["served"] and seen["host"] == "127.0.0.1" and seen["port"] == 9001
     assert seen["command"].endswith("-m mnist_tui --model cnn")
@@ -137,16 +133,12 @@ def test_default_backend_is_auto_and_the_run_records_what_ran(real_data_dir: Pat
 
 def test_serve_on_a_busy_port_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("textual_serve")
-    import textual_serve.server
+    from mnist_tui.serve import GuardedServer
 
-    class BusyServer:
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            pass
+    def busy_serve(self: GuardedServer, debug: bool = False, on_ready: object = None) -> None:
+        raise OSError(98, "Address already in use")
 
-        def serve(self) -> None:
-            raise OSError(98, "Address already in use")
-
-    monkeypatch.setattr(textual_serve.server, "Server", BusyServer)
+    monkeypatch.setattr(GuardedServer, "serve", busy_serve)
     assert cli.main(["serve", "--port", "8765"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["mnist-tui: error: cannot serve on 127.0.0.1:8765: Address already in use"]
