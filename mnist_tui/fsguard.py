@@ -23,6 +23,7 @@ import math
 import os
 import stat
 import struct
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -49,6 +50,7 @@ ErrorType = type[MnistTuiError]
 ARCHIVE_ERRORS: tuple[type[BaseException], ...] = (
     OSError, EOFError, ValueError, KeyError, TypeError, IndexError, OverflowError, RuntimeError,
     NotImplementedError, SyntaxError, struct.error, zlib.error, zipfile.BadZipFile,
+    tokenize.TokenError,  # NumPy parses a .npy header as a Python literal: garbage can fail to tokenize
 )
 
 _ERRNO_TEXT = {
