@@ -73,12 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     steps = math.ceil(n / cfg.batch_size)
 
     import keras
+    from mnist_tui.training.events import BatchEnd
 
     from mnist_tui.models.keras_models import build_model
     from mnist_tui.runs.rundir import RunRecorder
     from mnist_tui.training.callbacks import StreamingCallback
     from mnist_tui.training.control import BatchMeter, TrainClock, TrainControl
-    from mnist_tui.training.events import BatchEnd
 
     keras.utils.set_random_seed(cfg.seed)
     model = build_model(cfg)  # one model: the train function is traced once, in the warm-up

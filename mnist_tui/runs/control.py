@@ -31,7 +31,7 @@ from mnist_tui.events import (
     ControlApplied,
     Emit,
 )
-from mnist_tui.runs.rundir import CONTROL, FILE_MODE, RunStoreError
+from mnist_tui.runs.rundir import CONTROL, FILE_MODE, OWNER, RunStoreError, atomic_write_json, read_json
 from mnist_tui.training.control import TrainControl
 
 POLL_SECONDS = 0.1
@@ -64,6 +64,7 @@ class ControlPoller:
     """The trainer's side: a daemon thread applying the requests that arrive in ``control/``."""
 
     def __init__(self, run_dir: Path, control: TrainControl, emit: Emit, interval: float = POLL_SECONDS) -> None:
+        self.run_dir = run_dir
         self.folder = run_dir / CONTROL
         self.control = control
         self.emit = emit
@@ -128,8 +129,18 @@ class ControlPoller:
             self.control.request_checkpoint()
         elif command == ATTACH:
             self.watchers.add(pid)
+            self._record_watchers()
             return f"pid {pid}"
         elif command == DETACH:
             self.watchers.discard(pid)
+            self._record_watchers()
             return f"pid {pid}" + (f": {reason}" if reason else "")
         return reason
+
+    def _record_watchers(self) -> None:
+        """run.json lists who follows the run, so ``runs list`` can say that nobody does."""
+        owner = read_json(self.run_dir / OWNER)
+        if isinstance(owner, dict):
+            owner["watchers"] = sorted(self.watchers)
+            with contextlib.suppress(OSError, ValueError):
+                atomic_write_json(self.run_dir / OWNER, owner)

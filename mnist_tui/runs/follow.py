@@ -85,17 +85,26 @@ class LogReader:
         return events
 
 
+def abandoned(events: list[Event]) -> list[bool]:
+    """Which events belong to an abandoned attempt: a ``TrainerStarted`` that resumes from
+    epoch k abandons every earlier batch, epoch or predictions record of an epoch after k
+    (the rows of a partial epoch a stop cut short, or of epochs whose checkpoint a kill
+    lost). They stay in the log, marked by that later line; they are not counted."""
+    flags = [False] * len(events)
+    lowest = None  # the smallest from_epoch of any later (re)start
+    for i in range(len(events) - 1, -1, -1):
+        event = events[i]
+        if isinstance(event, TrainerStarted):
+            lowest = event.from_epoch if lowest is None else min(lowest, event.from_epoch)
+        elif lowest is not None and isinstance(event, (BatchEnd, EpochEnd, Predictions)):
+            flags[i] = event.epoch > lowest
+    return flags
+
+
 def counted(events: Iterable[Event]) -> list[Event]:
-    """The events without the rows of abandoned attempts: a ``TrainerStarted`` that resumes
-    from epoch k drops every earlier batch or epoch row of an epoch after k."""
-    out: list[Event] = []
-    for event in events:
-        if isinstance(event, TrainerStarted) and event.from_epoch >= 0:
-            k = event.from_epoch
-            out = [e for e in out if not (isinstance(e, (BatchEnd, EpochEnd)) and e.epoch > k)
-                   and not (isinstance(e, Predictions) and e.epoch > k)]
-        out.append(event)
-    return out
+    """The events without the records of abandoned attempts (see ``abandoned``)."""
+    events = list(events)
+    return [e for e, gone in zip(events, abandoned(events), strict=True) if not gone]
 
 
 class RunFollower:

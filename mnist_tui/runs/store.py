@@ -21,6 +21,7 @@ import math
 import os
 import re
 import shutil
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -40,7 +41,7 @@ from mnist_tui.events import (
     decode,
     decode_numeric,
 )
-from mnist_tui.runs.follow import LogReader, counted
+from mnist_tui.runs.follow import LogReader, abandoned, counted
 from mnist_tui.runs.rundir import (
     CONFIG,
     LOG,
@@ -55,7 +56,7 @@ from mnist_tui.runs.rundir import (
 )
 
 RUNNING, INCOMPLETE = "running", "incomplete"
-INT_COLUMNS = frozenset({"epoch", "step", "steps", "seen"})
+INT_COLUMNS = frozenset({"epoch", "step", "steps", "seen", "abandoned"})
 EXPORT_FORMATS = ("csv", "json")
 # The CSV export's columns: one row per batch and per epoch, as spreadsheets and pandas want them.
 METRICS_COLUMNS = (
@@ -72,6 +73,7 @@ METRICS_COLUMNS = (
     "val_accuracy",
     "samples_per_sec",
     "elapsed_s",
+    "abandoned",  # 1: a row of an attempt a resume abandoned (kept, not counted as trained)
 )
 
 
@@ -92,6 +94,7 @@ class RunInfo:
     reason: str = ""  # why it stopped, failed or is incomplete
     progress: str = ""  # a running run: "epoch 2/5 · step 40/157"
     evaluated: bool = True  # False: a stop skipped the final test evaluation
+    watchers: int | None = None  # a running run: how many apps follow it (None: unknown, another host)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-safe fields, for ``runs list --json``."""
@@ -99,7 +102,7 @@ class RunInfo:
             "id": self.id, "path": str(self.path), "status": self.status, "reason": self.reason,
             "preset": self.preset, "started": self.started, "duration_s": self.duration_s,
             "test_accuracy": self.test_accuracy, "evaluated": self.evaluated,
-            "epochs_completed": self.epochs_completed, "progress": self.progress,
+            "epochs_completed": self.epochs_completed, "progress": self.progress, "watchers": self.watchers,
             "model_file": str(self.model_file) if self.model_file else None, "config": self.config,
         }
 
@@ -153,6 +156,7 @@ def _load_run(path: Path) -> RunInfo:
     preset = _str(config.get("preset")) or _str((summary or {}).get("preset")) or _preset_from_name(path.name)
     progress = ""
     evaluated = True
+    watchers: int | None = None
     if summary is not None and summary.get("status") in FINAL_STATUSES:
         status, reason = summary["status"], _str(summary.get("reason"))
         duration = _number(timings.get("total_seconds"))
@@ -175,9 +179,29 @@ def _load_run(path: Path) -> RunInfo:
         if status == RUNNING and last is not None:
             total = config.get("epochs") if isinstance(config.get("epochs"), int) else "?"
             progress = f"epoch {last.epoch}/{total} · step {last.step}/{last.steps}"
+        if status == RUNNING:
+            watchers = _live_watchers(owner)
         model = next((path / m for m in MODEL_FILES if (path / m).is_file()), None)
     return RunInfo(path.name, path, preset, config, status, started, duration, accuracy, epochs, model, reason,
-                   progress, evaluated)
+                   progress, evaluated, watchers)
+
+
+def _live_watchers(owner: dict[str, Any]) -> int | None:
+    """How many of the apps that attached (run.json's watchers) still live; None on another host."""
+    pids = owner.get("watchers", [])
+    if owner.get("host") != socket.gethostname() or not isinstance(pids, list):
+        return None
+    alive = 0
+    for pid in pids:
+        if isinstance(pid, int) and pid > 0:
+            try:
+                os.kill(pid, 0)
+                alive += 1
+            except PermissionError:
+                alive += 1
+            except OSError:
+                pass
+    return alive
 
 
 def owner_of(run: RunInfo) -> dict[str, Any]:
@@ -319,12 +343,6 @@ def _run_path(run: RunInfo | str | os.PathLike[str]) -> Path:
     return run.path if isinstance(run, RunInfo) else Path(run)
 
 
-def _counted_events(path: Path) -> list[Any]:
-    if not path.is_dir():
-        raise RunStoreError(f"{path} is not a run directory")
-    return counted(LogReader(path).read_all())
-
-
 def read_metrics(run: RunInfo | str | os.PathLike[str]) -> dict[str, Any]:
     """The run's counted batch and epoch rows: ``batches`` and ``epochs`` map each field of
     BatchEnd / EpochEnd to a float64 array (NaN where the log has null), in order.
@@ -373,16 +391,22 @@ def _csv_cell(value: float, fmt: str = "%.6g") -> str:
 
 
 def metric_rows(run: RunInfo | str | os.PathLike[str]) -> list[tuple[str, ...]]:
-    """The counted batch and epoch rows as METRICS_COLUMNS strings (empty cell: no value)."""
+    """Every batch and epoch row as METRICS_COLUMNS strings (empty cell: no value), rows of
+    abandoned attempts included and marked."""
+    path = _run_path(run)
+    if not path.is_dir():
+        raise RunStoreError(f"{path} is not a run directory")
+    events = LogReader(path).read_all()
     rows: list[tuple[str, ...]] = []
-    for e in _counted_events(_run_path(run)):
+    for e, gone in zip(events, abandoned(events), strict=True):
+        mark = "1" if gone else "0"
         if type(e) is BatchEnd:
             rows.append(("batch", str(e.epoch), str(e.step), str(e.steps), str(e.seen), _csv_cell(e.loss),
                          _csv_cell(e.accuracy), _csv_cell(e.batch_loss), _csv_cell(e.batch_accuracy), "", "",
-                         _csv_cell(e.samples_per_sec, "%.1f"), _csv_cell(e.elapsed, "%.3f")))
+                         _csv_cell(e.samples_per_sec, "%.1f"), _csv_cell(e.elapsed, "%.3f"), mark))
         elif type(e) is EpochEnd:
             rows.append(("epoch", str(e.epoch), "", "", "", _csv_cell(e.loss), _csv_cell(e.accuracy), "", "",
-                         _csv_cell(e.val_loss), _csv_cell(e.val_accuracy), "", _csv_cell(e.seconds, "%.3f")))
+                         _csv_cell(e.val_loss), _csv_cell(e.val_accuracy), "", _csv_cell(e.seconds, "%.3f"), mark))
     return rows
 
 
@@ -483,8 +507,9 @@ def format_started(iso: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def format_status(run: RunInfo) -> str:
-    """``running (epoch 2/5 · step 40/157)``, ``stopped*`` (final evaluation skipped)."""
-    return run.status + (f" ({run.progress})" if run.progress else "") + ("" if run.evaluated else "*")
+    """``running (epoch 2/5 · step 40/157, unwatched)``, ``stopped*`` (final evaluation skipped)."""
+    detail = ", ".join(p for p in (run.progress, "unwatched" if run.watchers == 0 else "") if p)
+    return run.status + (f" ({detail})" if detail else "") + ("" if run.evaluated else "*")
 
 
 def format_epochs(run: RunInfo) -> str:

@@ -221,8 +221,7 @@ class RunsView(Vertical):
     def _cells(self, run: RunInfo) -> tuple[Any, ...]:
         return (
             SELECTED if run.id in self.selected else " ",
-            Text(run.status + (f" {run.progress}" if run.progress else "")
-                 + ("" if run.evaluated else " *"), style=STATUS_STYLE.get(run.status, "")),
+            Text(store.format_status(run), style=STATUS_STYLE.get(run.status, "")),
             run.preset,
             Text(store.format_epochs(run), justify="right"),
             Text(store.format_config(run, "batch_size"), justify="right"),

@@ -296,3 +296,56 @@ def test_sigkill_of_the_app_leaves_the_run_attachable_and_no_idle_trainer(real_d
 def trainer_processes() -> list[int]:
     out = subprocess.run(["pgrep", "-f", "mnist_tui.runs.process"], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
+
+
+def test_control_is_acknowledged_within_half_a_second_and_only_for_the_owner(real_data_dir: Path,
+                                                                            tmp_path: Path) -> None:
+    from mnist_tui.runs import control
+
+    env, runs = env_for(real_data_dir, tmp_path), tmp_path / "runs"
+    run = detach(env, runs, "--limit", "5000", "--epochs", "400")
+    reader = LogReader(run)
+    wait(lambda: any(isinstance(e, BatchEnd) for e in reader.read()), 30, "batches")
+    for command in ("pause", "resume", "checkpoint"):
+        t0 = time.monotonic()
+        request = control.send(run, command)
+        acks: list[ControlApplied] = []
+
+        def acked(request: str = request, acks: list[ControlApplied] = acks) -> bool:
+            acks.extend(e for e in reader.read() if isinstance(e, ControlApplied) and e.request == request)
+            return bool(acks)
+
+        wait(acked, 2, f"the {command} acknowledgement")
+        assert time.monotonic() - t0 < 0.5, f"{command} took {time.monotonic() - t0:.2f} s"
+        assert acks[0].command == command
+    # A request that belongs to another user is refused (the directory is 0700 besides).
+    stranger = control.send(run, "stop")
+    os.chown(run / "control" / stranger, 12345, 12345)
+    refusals: list[ControlApplied] = []
+    wait(lambda: bool(refusals.extend(e for e in reader.read() if isinstance(e, ControlApplied)
+                                      and e.request == stranger) or refusals), 2, "the refusal")
+    assert refusals[0].command == "refused" and "uid 12345" in refusals[0].detail
+    assert pid_alive(owner_pid(run))  # not stopped by a stranger
+    (info,) = list_runs(runs)
+    assert info.status == "running" and info.watchers == 0  # nobody has attached to this detached run
+    assert "unwatched" in cli("runs", "list", "--runs-dir", str(runs), env=env).stdout
+    assert cli("runs", "stop", run.name, "--runs-dir", str(runs), env=env).returncode == 0
+
+
+def test_runs_evaluate_completes_what_a_stop_skipped(real_data_dir: Path, tmp_path: Path) -> None:
+    env, runs = env_for(real_data_dir, tmp_path), tmp_path / "runs"
+    run = detach(env, runs, "--limit", "2000", "--epochs", "400")
+    wait(lambda: sum(isinstance(e, EpochEnd) for e in LogReader(run).read_all()) >= 1, 30, "an epoch")
+    assert cli("runs", "stop", run.name, "--runs-dir", str(runs), env=env).returncode == 0
+    wait(lambda: (run / "summary.json").is_file(), 10, "the summary")
+    skipped = json.loads((run / "summary.json").read_text())
+    assert skipped["evaluated"] is False and "final test evaluation skipped" in skipped["reason"]
+    done = cli("runs", "evaluate", run.name, "--runs-dir", str(runs), env=env)
+    assert done.returncode == 0, done.stderr
+    assert re.match(rf"{run.name}: test accuracy 0\.\d+ loss \d", done.stdout)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["evaluated"] is True and summary["status"] == "stopped"
+    assert 0.5 < summary["test_accuracy"] < 1.0 and sum(map(sum, summary["confusion_matrix"])) == 10_000
+    assert "evaluated afterwards" in summary["reason"]
+    (info,) = list_runs(runs)
+    assert info.evaluated and info.test_accuracy == summary["test_accuracy"]

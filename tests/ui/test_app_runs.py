@@ -126,3 +126,21 @@ async def test_opening_a_finished_run_shows_its_charts_viewer_and_inspect(real_d
         assert app.query_one(ConfusionGrid).matrix.sum() == 10_000
         await pilot.press("d")
         await wait_for(pilot, lambda: app.draw_view.predict is not None)  # from the run's checkpoint, in NumPy
+
+
+async def test_draw_classifies_with_the_latest_checkpoint_while_training(real_data_dir: Path,
+                                                                         tmp_path: Path) -> None:
+    cfg = preset_config("scratch").with_changes(data_path=str(real_data_dir), limit=5000, epochs=300)
+    app = make_app(cfg, runs_dir=tmp_path, warm=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await wait_for(pilot, lambda: "after epoch 1" in app.draw_view.model_label, timeout=60)
+        assert app.session.live  # still training
+        first = app.draw_view.predict
+        await wait_for(pilot, lambda: "after epoch 3" in app.draw_view.model_label, timeout=60)
+        assert app.draw_view.predict is not first  # a newer checkpoint, loaded off the UI thread
+        x = app.history.data.x_test[:50]
+        y = app.history.data.y_test[:50]
+        assert (app.draw_view.predict(x).argmax(1) == y).mean() > 0.7
+        await pilot.press("x")
+        await wait_for(pilot, lambda: app.history.finished is not None, timeout=10)

@@ -127,7 +127,11 @@ def test_resumed_runs_count_each_epoch_once(tmp_path: Path) -> None:
     assert (m["n_batches"], m["n_epochs"]) == (30, 3)  # 3 epochs × 10, the abandoned 3 left out
     assert 9.0 not in m["batches"]["batch_loss"].tolist()
     assert m["epochs"]["epoch"].tolist() == [1.0, 2.0, 3.0]
-    assert sum(1 for r in csv_rows(run)[1:] if r[0] == "batch") == 30
+    rows = csv_rows(run)
+    assert rows[0][-1] == "abandoned"
+    batches = [r for r in rows[1:] if r[0] == "batch"]
+    assert len(batches) == 33 and sum(r[-1] == "1" for r in batches) == 3  # kept in the export, marked
+    assert [r[7] for r in batches if r[-1] == "1"] == ["9"] * 3
 
 
 # ----------------------------------------------------------------------- sorting
@@ -238,7 +242,7 @@ def test_broken_runs_are_listed_not_raised(tmp_path: Path) -> None:
     assert runs["torn"].duration_s == 20.0  # the last complete row
     m = read_metrics(runs["torn"])
     assert (m["n_batches"], m["n_epochs"]) == (20, 2)
-    assert str(export_run(runs["torn"], "csv")).endswith(",20.000\n")  # the torn line is dropped
+    assert str(export_run(runs["torn"], "csv")).endswith(",20.000,0\n")  # the torn line is dropped
     assert runs["bad-summary"].status == "incomplete" and "summary.json" in runs["bad-summary"].reason
     assert runs["bad-summary"].config["preset"] == "mlp"
     assert runs["bad-config"].status == "done" and runs["bad-config"].preset == "mlp"  # from summary.json
@@ -300,7 +304,7 @@ def test_killed_run_is_running_then_incomplete_with_its_epochs(real_data_dir: Pa
     assert run.model_file is None and (run.path / "checkpoint.npz").is_file()  # the epoch-1 checkpoint
     m = read_metrics(run)
     assert m["n_epochs"] == 1 and m["n_batches"] >= 32  # epoch 1 (1000/32 → 32 batches) and what followed
-    assert run.duration_s == pytest.approx(float(csv_rows(run.path)[-1][-1]), abs=1e-3)  # at the last written row
+    assert run.duration_s == pytest.approx(float(csv_rows(run.path)[-1][-2]), abs=1e-3)  # at the last written row
     assert resolve_run(runs, run.id[:8]) == run
     delete_run(run, runs)  # a dead run can be deleted
     assert list_runs(runs) == []
