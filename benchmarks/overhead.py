@@ -7,9 +7,10 @@ variants alike.
 
   A  ``model.fit(x, y, verbose=0)``
   B  the same call with the trainer's StreamingCallback: a BatchEnd event per batch, the
-     stop/pause checks, and the events fed to a real RunRecorder (list append per batch,
-     CSV write + fsync at the epoch end). The epoch hook is a no-op: the trainer's
-     per-epoch test-set prediction is a feature, not per-batch overhead.
+     stop/pause checks, and the events fed to a real RunRecorder (a deque append per batch;
+     its writer thread appends the log lines 20 times a second and fsyncs at epoch ends).
+     The epoch hook is a no-op: the trainer's per-epoch test-set prediction is a feature,
+     not per-batch overhead.
 
 Usage:  python benchmarks/overhead.py [--preset mlp] [--data DIR] [--epochs 2] [--repeats 5]
 """
@@ -73,10 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     steps = math.ceil(n / cfg.batch_size)
 
     import keras
-    from mnist_tui.training.events import BatchEnd
 
+    from mnist_tui.events import BatchEnd
     from mnist_tui.models.keras_models import build_model
-    from mnist_tui.runs.rundir import RunRecorder
+    from mnist_tui.runs.recorder import RunRecorder
+    from mnist_tui.runs.rundir import create_run_dir
     from mnist_tui.training.callbacks import StreamingCallback
     from mnist_tui.training.control import BatchMeter, TrainClock, TrainControl
 
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         callbacks = []
         recorder = None
         if streaming:
-            recorder = RunRecorder(scratch_dir.name, cfg)
+            recorder = RunRecorder(create_run_dir(scratch_dir.name, cfg), cfg)
             clock = TrainClock()
 
             def emit(event: object) -> None:

@@ -306,12 +306,36 @@ def _install_stop_signals(control: TrainControl) -> None:
 
 
 def _warm_up(backend: str) -> None:
-    """Import Keras on ``backend`` and pay its first-use costs now, not at the user's ``s``."""
+    """Import Keras on ``backend`` and pay its first-use costs now, not at the user's ``s``.
+
+    The imports (seconds of CPU) run in a thread at idle priority: the app readies the next
+    trainer while a run trains, and on a small machine a normal-priority import would take
+    cores from that run. Only the imports: thread pools inherit their creator's policy, so
+    the throwaway fit that creates them runs in the main thread, at normal priority.
+    """
+    import threading
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     check_backend(backend)
+    importer = threading.Thread(target=_import_at_idle_priority, name="import keras", daemon=True)
+    importer.start()
+    importer.join()
     from mnist_tui.training.trainer import freeze_import_garbage
 
     freeze_import_garbage(warm_up=True)
+
+
+def _import_at_idle_priority() -> None:
+    import importlib
+    import importlib.util
+
+    with contextlib.suppress(AttributeError, OSError):  # Linux only; a thread's own policy
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    # set_random_seed imports TensorFlow even on JAX: import it here too, when installed.
+    for name in ("keras", "tensorflow"):
+        if importlib.util.find_spec(name) is not None:
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

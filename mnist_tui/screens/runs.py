@@ -10,17 +10,19 @@ while the tab shows. Everything it reads is small JSON plus the logs of overlaid
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from mnist_tui.runs import store
 from mnist_tui.runs.rundir import LOG, RunStoreError
@@ -46,6 +48,7 @@ SORT_CYCLE = ("started", "accuracy", "duration", "preset")  # S from the default
 STATUS_STYLE = {"done": "green", "stopped": "yellow", "failed": "red", "running": "cyan bold",
                 "incomplete": "magenta"}
 SELECTED = "✓"
+PARTIAL_SECONDS = 0.25  # while a big store is read, show what has been read this often
 
 
 class RunsView(Vertical):
@@ -133,6 +136,7 @@ class RunsView(Vertical):
         self.sort_descending: bool | None = None  # None: the key's natural direction
         self._metrics_cache: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
         self._ready = False
+        self.loading = False
         self._store_stamp: int | None = None  # the store directory's mtime at the last full listing
 
     def compose(self) -> ComposeResult:
@@ -162,20 +166,56 @@ class RunsView(Vertical):
         return self.runs[row] if self.runs and 0 <= row < len(self.runs) else None
 
     def refresh_runs(self) -> None:
-        """Re-read the store (the app calls this when a run ends); keeps selection and cursor."""
+        """Re-read the store (the app calls this when a run ends); keeps selection and cursor.
+
+        The store is read off the UI thread (2,000 runs take about a second), newest first,
+        and the table shows what has been read so far every quarter of a second."""
         if not self._ready:
             return  # not composed yet: on_mount lists the store
+        self.loading = True
+        self._list_store()
+
+    @work(thread=True, exclusive=True, group="runs-list", exit_on_error=False)
+    def _list_store(self) -> None:
+        worker = get_current_worker()
+        stamp = self._stamp()
+        try:
+            entries = sorted(self.runs_dir.iterdir(), key=lambda p: p.name, reverse=True)  # names start with a time
+        except OSError:
+            entries = []
+        listed: list[RunInfo] = []
+        shown = time.monotonic()
+        for path in entries:
+            if worker.is_cancelled:
+                return
+            try:
+                if store.is_run_dir(path):
+                    listed.append(store.load_run(path))
+            except OSError:
+                continue
+            if time.monotonic() - shown > PARTIAL_SECONDS:
+                shown = time.monotonic()
+                self.app.call_from_thread(self._show_listed, list(listed), False)
+        if not worker.is_cancelled:
+            self._store_stamp = stamp
+            self.app.call_from_thread(self._show_listed, listed, True)
+
+    def _show_listed(self, listed: list[RunInfo], complete: bool) -> None:
+        self.loading = not complete
+        if not self.is_attached:
+            return
         keep = self.cursor_run.id if self.cursor_run else None
-        self._store_stamp = self._stamp()
-        listed = store.list_runs(self.runs_dir)
         ids = {r.id for r in listed}
         paths = {r.path for r in listed}
         self._metrics_cache = {p: v for p, v in self._metrics_cache.items() if p in paths}
         self.selected &= ids
         self.overlaid = [i for i in self.overlaid if i in ids]
-        self.set_class(not listed, "-empty")
+        self.set_class(not listed and complete, "-empty")
         self._fill_table(listed, keep)
-        self._update_chart()
+        if complete:
+            self._update_chart()
+        else:
+            self.query_one("#runs-detail", Static).update(Text(f"reading the run store… {len(listed):,} runs so far"))
 
     def _stamp(self) -> int | None:
         try:
@@ -186,7 +226,7 @@ class RunsView(Vertical):
     def refresh_live(self) -> None:
         """While the tab shows: new or deleted runs re-list the store; otherwise only the
         running runs are re-read and their rows updated (progress, or how they ended)."""
-        if not self._ready:
+        if not self._ready or self.loading:
             return
         if self._stamp() != self._store_stamp:
             self.refresh_runs()

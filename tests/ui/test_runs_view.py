@@ -61,6 +61,7 @@ async def test_rows_and_sorting(runs_dir: Path) -> None:
     app = RunsApp(runs_dir)
     async with app.run_test(size=(110, 34)) as pilot:
         view = app.query_one(RunsView)
+        await wait_for(pilot, lambda: not view.loading)
         table = view.table
         newest_first = ["20260102-122000-scratch", "20260102-121000-cnn", "20260102-120000-mlp"]
         assert table.row_count == 3 and table_ids(table) == newest_first == ids(view)
@@ -91,7 +92,9 @@ async def test_select_two_and_overlay_them(runs_dir: Path) -> None:
     app = RunsApp(runs_dir)
     async with app.run_test(size=(110, 34)) as pilot:
         view = app.query_one(RunsView)
+        await wait_for(pilot, lambda: not view.loading)
         chart = app.query_one(RunsChart)
+        await wait_for(pilot, lambda: not view.loading)
         assert chart.plotted_ids == []
         await pilot.press("o")  # nothing selected: the cursor run
         assert chart.plotted_ids == ["20260102-122000-scratch"]
@@ -111,6 +114,7 @@ async def test_select_two_and_overlay_them(runs_dir: Path) -> None:
         await pilot.press("o")
         assert chart.plotted_ids == ["20260102-122000-scratch"]
         await pilot.press("f5")  # refresh keeps the selection and the overlay
+        await wait_for(pilot, lambda: not view.loading)
         assert view.selected == {"20260102-122000-scratch"} and chart.plotted_ids == ["20260102-122000-scratch"]
 
 
@@ -118,6 +122,7 @@ async def test_delete_asks_first(runs_dir: Path) -> None:
     app = RunsApp(runs_dir)
     async with app.run_test(size=(110, 34)) as pilot:
         view = app.query_one(RunsView)
+        await wait_for(pilot, lambda: not view.loading)
         target = runs_dir / "20260102-122000-scratch"
         await pilot.press("d")  # d is Draw everywhere: never delete here
         assert not isinstance(app.screen, ConfirmScreen) and target.is_dir()
@@ -128,7 +133,7 @@ async def test_delete_asks_first(runs_dir: Path) -> None:
         assert target.is_dir() and view.table.row_count == 3
         await pilot.press("delete")
         await pilot.press("y")
-        await wait_for(pilot, lambda: not target.exists())
+        await wait_for(pilot, lambda: not target.exists() and not view.loading)
         assert view.table.row_count == 2 and "20260102-122000-scratch" not in ids(view)
         assert (runs_dir / "20260102-121000-cnn").is_dir()
 
@@ -140,6 +145,7 @@ async def test_running_run_is_not_deleted(runs_dir: Path) -> None:
     app = RunsApp(runs_dir)
     async with app.run_test(size=(110, 34)) as pilot:
         view = app.query_one(RunsView)
+        await wait_for(pilot, lambda: not view.loading)
         assert view.cursor_run is not None and view.cursor_run.status == "running"
         await pilot.press("delete", "y")
         await pilot.pause()
@@ -161,16 +167,19 @@ async def test_export_csv_and_json(runs_dir: Path) -> None:
         await wait_for(pilot, lambda: sum("Exported to" in str(n.message) for n in app._notifications) == 2)
         assert any(str(run / "export.json") in str(n.message) for n in app._notifications)
         await pilot.press("f5")  # the exports inside the run dir do not confuse the listing
+        await wait_for(pilot, lambda: not app.query_one(RunsView).loading)
         assert app.query_one(RunsView).table.row_count == 3
 
 
 async def test_fits_80x24(runs_dir: Path) -> None:
     app = RunsApp(runs_dir)
     async with app.run_test(size=(110, 34)) as pilot:
+        await wait_for(pilot, lambda: not app.query_one(RunsView).loading)
         await pilot.press("space", "space", "o")
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
         view = app.query_one(RunsView)
+        await wait_for(pilot, lambda: not view.loading)
         table, chart = view.table, app.query_one(RunsChart)
         assert table.region.height >= 5 and chart.region.height >= 8
         assert table.region.bottom <= chart.region.y and chart.region.bottom <= 24
@@ -183,6 +192,7 @@ async def test_empty_store_then_refresh(tmp_path: Path) -> None:
     app = RunsApp(runs)
     async with app.run_test(size=(80, 24)) as pilot:
         view = app.query_one(RunsView)
+        await wait_for(pilot, lambda: not view.loading)
         empty = app.query_one("#runs-empty", Static)
         assert empty.display and f"No runs yet in {runs}" in str(empty.render())
         assert not view.table.display and not app.query_one(RunsChart).display
@@ -190,6 +200,7 @@ async def test_empty_store_then_refresh(tmp_path: Path) -> None:
         assert not isinstance(app.screen, ConfirmScreen)
         write_run(runs, "20260102-120000-mlp")
         await pilot.press("f5")
+        await wait_for(pilot, lambda: not view.loading)
         assert not empty.display and view.table.display and view.table.row_count == 1
 
 
@@ -198,6 +209,7 @@ async def test_enter_opens_and_r_resumes_the_cursor_run(runs_dir: Path) -> None:
     app = RunsApp(runs_dir)
     async with app.run_test(size=(110, 34)) as pilot:
         view = app.query_one(RunsView)
+        await wait_for(pilot, lambda: not view.loading)
         assert view.cursor_run is not None and view.cursor_run.path == stopped
         await pilot.press("enter")
         await pilot.pause()
@@ -217,6 +229,7 @@ async def test_live_progress_of_a_running_run(runs_dir: Path) -> None:
     app = RunsApp(runs_dir)
     async with app.run_test(size=(110, 34)) as pilot:
         view = app.query_one(RunsView)
+        await wait_for(pilot, lambda: not view.loading)
         assert "epoch 1/1 · step 10/10" in str(view.table.get_row_at(0)[1])
         with open(live / "events.jsonl", "a") as fh:  # the run goes on: a new epoch begins
             fh.write('{"batch":[2,3,10,384,1.0,0.5,1.0,0.5,1000.0,13.0]}\n')
