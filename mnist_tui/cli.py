@@ -226,13 +226,31 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def _fail(message: str, code: int) -> int:
-    print(f"mnist-tui: error: {message}", file=sys.stderr)
+    from mnist_tui.textsafe import safe
+
+    print(f"mnist-tui: error: {safe(message)}", file=sys.stderr)  # paths and names come from files
     return code
+
+
+# Flags that name a path or a run: an empty value is a mistake (a shell variable that was not
+# set), never "use the default", least of all before a delete.
+NAMED = {"runs_dir": "--runs-dir", "out": "--out", "data_path": "--data", "model_path": "PATH", "run_id": "ID"}
+
+
+def _empty_flag(args: argparse.Namespace) -> str:
+    for attr, flag in NAMED.items():
+        value = getattr(args, attr, None)
+        if isinstance(value, str) and not value.strip():
+            return flag
+    return ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    empty = _empty_flag(args)
+    if empty:
+        return _fail(f"{empty}: is empty (leave it out for the default)", EXIT_USAGE)
     if args.command == "runs":
         return run_runs(args)
     if args.command == "resume":
@@ -341,21 +359,28 @@ def run_runs(args: argparse.Namespace) -> int:
 
     from mnist_tui.runs import store
     from mnist_tui.runs.rundir import RunStoreError, default_runs_dir
+    from mnist_tui.textsafe import safe
 
     runs_dir = Path(args.runs_dir).expanduser() if args.runs_dir else default_runs_dir()
+    if args.runs_dir:  # a store named on the command line must be there (the default may not exist yet)
+        if not runs_dir.exists():
+            return _fail(f"{runs_dir}: no such directory (the run store to use)", EXIT_ERROR)
+        if not runs_dir.is_dir():
+            return _fail(f"{runs_dir}: not a directory (the run store to use)", EXIT_ERROR)
     try:
         if args.runs_command == "list":
             runs = store.sort_runs(store.list_runs(runs_dir), args.sort)
             if args.json:
-                print(json.dumps([r.to_json() for r in runs], indent=1))
+                print(json.dumps([r.to_json() for r in runs], indent=1))  # JSON escapes control characters
             elif not runs:
-                print(f"No runs yet in {runs_dir}")
+                print(safe(f"No runs yet in {runs_dir}"))
             else:
                 print(runs_table(runs))
             return EXIT_OK
-        if args.runs_command == "delete" and not args.yes:
-            return _fail("runs delete: add --yes to really delete the run", EXIT_USAGE)
         run = store.resolve_run(runs_dir, args.run_id)
+        if args.runs_command == "delete" and not args.yes:
+            return _fail(f"runs delete would delete {store.describe_for_delete(run)}; add --yes to really delete it",
+                         EXIT_USAGE)
         if args.runs_command in CONTROL_ACTIONS:
             return _control(run, args.runs_command)
         if args.runs_command == "evaluate":
@@ -365,10 +390,10 @@ def run_runs(args: argparse.Namespace) -> int:
             if args.out is None:
                 sys.stdout.write(str(result))
             else:
-                print(f"exported {run.id} to {result}")
+                print(safe(f"exported {run.id} to {result}"))
         else:
             store.delete_run(run, runs_dir)
-            print(f"deleted {run.id}")
+            print(safe(f"deleted {run.id}"))
     except RunStoreError as err:
         return _fail(str(err), EXIT_ERROR)
     except BrokenPipeError:  # `mnist-tui runs export ID | head`
@@ -425,6 +450,9 @@ def runs_table(runs: Sequence[Any]) -> str:
     rows = [(r.id, store.format_status(r), r.preset, store.format_epochs(r), store.format_config(r, "batch_size"),
              store.format_config(r, "learning_rate"), store.format_accuracy(r.test_accuracy),
              store.format_duration(r.duration_s), store.format_started(r.started)) for r in runs]
+    from mnist_tui.textsafe import safe
+
+    rows = [tuple(safe(cell) for cell in row) for row in rows]  # names and values come from files
     widths = [max(len(row[i]) for row in (head, *rows)) for i in range(len(head))]
     right = {3, 4, 5, 6, 7}
     return "\n".join("  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in
@@ -663,6 +691,9 @@ def _foreground(path: Any, action: str, cfg: TrainConfig, log_every: int, *, sav
 
 
 def _say(text: str, stream: TextIO) -> None:
-    """Print, ignoring a terminal that hung up or a closed pipe (the run is saved regardless)."""
+    """Print (control characters from file names escaped), ignoring a terminal that hung up
+    or a closed pipe (the run is saved regardless)."""
+    from mnist_tui.textsafe import safe
+
     with contextlib.suppress(OSError):
-        print(text, file=stream, flush=True)
+        print(safe(text), file=stream, flush=True)

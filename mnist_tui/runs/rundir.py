@@ -78,6 +78,57 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def write_output(target: Path, data: bytes) -> Path:
+    """Write ``data`` to a path the user named, never destroying what is there.
+
+    A regular file (or a new one) is replaced atomically, keeping its permissions; a
+    symlink is followed, so the link survives; a character device or a FIFO (``/dev/null``,
+    ``/dev/full``, a pipe someone reads) is written through, never replaced by a file;
+    anything else is refused. Returns the path written.
+    """
+    import stat as st
+
+    try:
+        real = target.resolve() if target.is_symlink() else target
+        info = real.stat()
+    except FileNotFoundError:
+        atomic_write_bytes(target, data)
+        return target
+    except RuntimeError as err:  # a symlink loop (Python 3.11)
+        raise OSError(40, f"symlink loop ({err})") from None
+    mode = info.st_mode
+    if st.S_ISREG(mode):
+        fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, st.S_IMODE(mode))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, real)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        return real
+    if st.S_ISCHR(mode) or st.S_ISFIFO(mode):
+        try:
+            fd = os.open(real, os.O_WRONLY | os.O_NONBLOCK)  # a FIFO nobody reads: ENXIO, not a hang
+        except OSError as err:
+            if err.errno == 6:  # ENXIO
+                raise OSError(err.errno, "no process is reading that FIFO") from None
+            raise
+        try:
+            os.set_blocking(fd, True)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        return real
+    kind = "a directory" if st.S_ISDIR(mode) else "not a regular file, device or FIFO"
+    raise OSError(21 if st.S_ISDIR(mode) else 22, f"is {kind}")
+
+
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, allow_nan=False, default=_json_default) + "\n").encode())
 

@@ -49,10 +49,10 @@ from mnist_tui.runs.rundir import (
     OWNER,
     SUMMARY,
     RunStoreError,
-    atomic_write_bytes,
     is_marker,
     owner_alive,
     read_json,
+    write_output,
 )
 
 RUNNING, INCOMPLETE = "running", "incomplete"
@@ -459,10 +459,9 @@ def export_run(
         return text
     target = Path(out).expanduser()
     try:
-        atomic_write_bytes(target, text.encode("utf-8"))
+        return write_output(target, text.encode("utf-8"))
     except OSError as err:
         raise RunStoreError(f"cannot write {target}: {err.strerror or err}") from err
-    return target
 
 
 # ----------------------------------------------------------------------------- delete
@@ -480,6 +479,18 @@ def delete_run(run: RunInfo | str | os.PathLike[str], runs_dir: str | os.PathLik
         shutil.rmtree(path)
     except OSError as err:
         raise RunStoreError(f"cannot delete {path}: {err.strerror or err}") from err
+
+
+def describe_for_delete(run: RunInfo) -> str:
+    """What a delete would remove, said before it is confirmed."""
+    files, size = 0, 0
+    for path in run.path.rglob("*"):
+        with contextlib.suppress(OSError):
+            if path.is_file():
+                files += 1
+                size += path.stat().st_size
+    return (f"run {run.id} ({run.status}, {run.preset}, started {format_started(run.started)}): {run.path}, "
+            f"{files} files, {size / 1e6:.1f} MB")
 
 
 # ----------------------------------------------------------------------------- display

@@ -325,7 +325,7 @@ def test_runs_export_to_stdout_and_file(cli_runs: Path, tmp_path: Path) -> None:
     (["runs", "export", "nope"], 1, "mnist-tui: error: no run 'nope' in "),
     (["runs", "export", "2"], 1, "is ambiguous: 2 runs match"),
     (["runs", "delete", "nope", "--yes"], 1, "no run 'nope'"),
-    (["runs", "delete", "2"], 2, "add --yes"),
+    (["runs", "delete", "2"], 1, "is ambiguous"),  # resolved first: a delete names exactly one run
     (["runs", "export", "2", "--format", "xml"], 2, "invalid choice: 'xml'"),
     (["runs", "list", "--sort", "colour"], 2, "invalid choice: 'colour'"),
     (["runs"], 2, "required: ACTION"),
