@@ -217,7 +217,7 @@ def verify_bundled(directory: Path | None = None) -> None:
 def _load_bundled() -> tuple[Arrays, str]:
     verify_bundled()
     arrays = load_idx_dir(BUNDLED_DIR)
-    return arrays, f"bundled MNIST subset ({len(arrays[0]):,} train / {len(arrays[2]):,} test) in {BUNDLED_DIR}"
+    return arrays, f"bundled MNIST {len(arrays[0]) // 1000}k subset in {BUNDLED_DIR}"
 
 
 # --------------------------------------------------------------------------- Keras

@@ -97,7 +97,7 @@ def test_fresh_offline_machine_trains_on_the_bundled_subset(fresh_machine: Path,
     assert ds.x_train.dtype == np.uint8 and ds.y_test.dtype == np.uint8
     assert np.bincount(ds.y_train, minlength=10).tolist() == TRAIN_COUNTS
     assert np.bincount(ds.y_test, minlength=10).tolist() == TEST_COUNTS
-    assert ds.source.startswith("bundled MNIST subset (20,000 train / 10,000 test)")
+    assert ds.source == f"bundled MNIST 20k subset in {sources.BUNDLED_DIR}"
     assert messages == ["using the bundled 20k MNIST subset (offline: 127.0.0.1 did not answer)"]
 
 
