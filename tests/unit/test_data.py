@@ -32,6 +32,7 @@ from mnist_tui.data import (
 )
 from mnist_tui.errors import DatasetError
 from tests.conftest import REPO_ROOT, idx_bytes, make_split, write_idx
+from tests.network_helpers import FixedNetwork
 
 TRAIN_COUNTS = [1994, 2281, 1929, 2076, 1945, 1775, 1971, 2093, 1922, 2014]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -44,11 +45,12 @@ TEST_LABELS = "t10k-labels-idx1-ubyte.gz"
 
 @pytest.fixture
 def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No env var, an empty KERAS_HOME, and a Keras download that must not run."""
+    """No env var, an empty KERAS_HOME, no network, and a Keras download that must not run."""
     monkeypatch.delenv(DATA_ENV, raising=False)
     home = tmp_path / "keras_home"
     home.mkdir()
     monkeypatch.setenv("KERAS_HOME", str(home))
+    monkeypatch.setattr(sources, "_NETWORK", FixedNetwork(online=False))
 
     def no_download(name: str) -> tuple[np.ndarray, ...]:
         raise AssertionError(f"Keras download attempted for {name}")
@@ -214,6 +216,7 @@ def test_broken_keras_cache_is_error(isolated: Path) -> None:
 
 def test_keras_download_used_when_no_cache(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     x, y = make_split(30, 5)
+    monkeypatch.setattr(sources, "_NETWORK", FixedNetwork(online=True))
     monkeypatch.setattr(sources, "_keras_download", lambda name: (x, y, x[:10], y[:10]))
     messages: list[str] = []
     ds = load_dataset(progress=messages.append)
@@ -221,19 +224,33 @@ def test_keras_download_used_when_no_cache(isolated: Path, monkeypatch: pytest.M
     assert messages and "downloading MNIST via Keras" in messages[0]
 
 
-def test_no_data_anywhere_lists_three_ways(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("name", ["fashion-mnist", "mnist"])
+def test_no_data_anywhere_lists_three_ways(name: str, isolated: Path, monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path: Path) -> None:
+    """Fashion-MNIST has no bundled copy; MNIST gets here only if its bundled copy is gone."""
+    monkeypatch.setattr(sources, "BUNDLED_DIR", tmp_path / "not-shipped")
+    monkeypatch.setattr(sources, "_NETWORK", FixedNetwork(online=True))  # it answers, then the download fails
+
     def offline(name: str) -> tuple[np.ndarray, ...]:
         raise OSError("network unreachable")
 
     monkeypatch.setattr(sources, "_keras_download", offline)
     with pytest.raises(DatasetError) as info:
-        load_dataset()
+        load_dataset(name)
     msg = str(info.value)
     assert "\n" not in msg
-    assert "No MNIST data found" in msg
+    assert f"No {'Fashion-MNIST' if name == 'fashion-mnist' else 'MNIST'} data found" in msg
     assert "--data PATH" in msg and ".npz" in msg
     assert DATA_ENV in msg
     assert "internet" in msg and str(isolated / "datasets") in msg
+    assert "download failed" in msg
+
+
+def test_offline_skips_the_download(isolated: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No network: Keras is not even imported, and the message says the host did not answer."""
+    monkeypatch.setattr(sources, "BUNDLED_DIR", tmp_path / "not-shipped")
+    with pytest.raises(DatasetError, match=r"No Fashion-MNIST data found.*did not answer"):
+        load_dataset("fashion-mnist")
 
 
 def test_unknown_dataset_names_known(isolated: Path) -> None:
