@@ -309,7 +309,7 @@ def run_child(kind: str, cfg: TrainConfig, backend: str, extra: list[str] | None
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--config", json.dumps(cfg.to_dict()),
            *(extra or [])]
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
                           stdin=subprocess.DEVNULL, timeout=1800)
     if proc.returncode != 0:
         raise RuntimeError(f"{kind} child failed:\n{proc.stderr[-3000:]}")

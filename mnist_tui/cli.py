@@ -470,6 +470,7 @@ class ProgressPrinter:
         self.progress: Any = None
         self.task: Any = None
         self.muted = False
+        self.device = ""
 
     def mute(self) -> None:
         """Stop writing (the terminal hung up): the run must still stop and save, not fail on EIO."""
@@ -509,9 +510,14 @@ class ProgressPrinter:
             self._line(f"epoch {event.epoch}/{event.epochs} loss {event.loss:.4f} acc {event.accuracy:.4f}"
                        f" val_loss {event.val_loss:.4f} val_acc {event.val_accuracy:.4f}"
                        f" {event.seconds:.1f}s")
+        elif isinstance(event, ev.TrainerStarted):
+            self.device = event.device
+            if event.from_epoch:
+                self._line(f"resuming after epoch {event.from_epoch} (its checkpoint), to {event.epochs} epochs")
         elif isinstance(event, ev.DataReady):
             self._line(f"{self.cfg.preset}: {event.n_train:,} train / {event.n_test:,} test images"
-                       f" ({event.source}); validation on the {event.validation}")
+                       f" ({event.source}); validation on the {event.validation}"
+                       + (f"; on {self.device}" if self.device else ""))
             if self.tty:
                 self._start_bar(event.steps_per_epoch)
         elif isinstance(event, ev.PhaseChanged) and event.phase == ev.LOADING and event.detail.startswith("down"):

@@ -18,9 +18,6 @@ ACTIVATIONS = ("relu", "sigmoid", "tanh")
 LOSSES = ("categorical", "sparse")
 DATASET_NAMES = ("mnist", "fashion-mnist")
 BACKENDS = ("auto", "tensorflow", "jax", "torch")
-# What "auto" picks, in order, among the installed backends: the fastest mode that reaches the
-# same accuracy on every Keras preset (benchmarks/modes.py; figures in the README).
-AUTO_ORDER = ("jax", "tensorflow")
 
 # Upper bounds that catch typos (an extra zero or three) before they eat hours or RAM.
 MAX_EPOCHS = 10_000
@@ -49,7 +46,7 @@ class TrainConfig:
     val_split: float = 0.0
     seed: int = 0
     jit: bool = False  # XLA-compile the train step: faster steps, but seconds of compiling first
-    backend: str = "auto"  # Keras backend: auto = the fastest installed (see AUTO_ORDER); jax/torch are extras
+    backend: str = "auto"  # Keras backend: auto = the fastest installed (devices.auto_backend)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -213,8 +210,8 @@ def validate(cfg: TrainConfig) -> None:
 
 def resolve_backend(backend: str) -> str:
     """The concrete backend for ``backend``; "auto" is whatever Keras already runs on in this
-    process, else ``$KERAS_BACKEND``, else the first installed one of AUTO_ORDER."""
-    import importlib.util
+    process, else ``$KERAS_BACKEND``, else one that can use this machine's accelerator, else
+    jax, else tensorflow (``mnist_tui.devices.auto_backend``)."""
     import os
     import sys
 
@@ -227,8 +224,9 @@ def resolve_backend(backend: str) -> str:
     env = os.environ.get("KERAS_BACKEND", "")
     if env in BACKENDS and env != "auto":
         return env
-    return next((b for b in AUTO_ORDER if b == "tensorflow" or importlib.util.find_spec(b) is not None),
-                "tensorflow")
+    from mnist_tui import devices
+
+    return devices.auto_backend(devices.installed_backends(), devices.probe_accelerator())
 
 
 def check_backend(backend: str) -> str:

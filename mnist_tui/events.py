@@ -59,6 +59,7 @@ class TrainerStarted:
     backend: str
     from_epoch: int = 0
     epochs: int = 0  # the run's total epochs from here on (a resume may extend it)
+    device: str = ""  # what trains it: "JAX · CPU", "TensorFlow · GPU 0: <name>", "NumPy · CPU"
 
 
 @dataclass(frozen=True, eq=False)

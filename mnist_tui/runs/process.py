@@ -149,8 +149,12 @@ def run_job(path: str | os.PathLike[str], action: str = "train", *, emit: Emit |
     take_ownership(run_dir)
     started = _started(run_dir)
     recorder = RunRecorder(run_dir, cfg, prior_epochs=prior, started=started)
-    backend = "numpy" if cfg.preset == "scratch" else resolve_backend(cfg.backend)
-    recorder(TrainerStarted(os.getpid(), socket.gethostname(), backend, resume.epoch if resume else 0, cfg.epochs))
+    backend = "numpy" if cfg.preset == "scratch" else check_backend(cfg.backend)
+    started_event = TrainerStarted(os.getpid(), socket.gethostname(), backend, resume.epoch if resume else 0,
+                                   cfg.epochs, _device(backend))
+    recorder(started_event)
+    if emit is not None:
+        emit(started_event)
     poller = ControlPoller(run_dir, control, recorder).start()
     t0 = time.perf_counter()
     try:
@@ -169,6 +173,17 @@ def run_job(path: str | os.PathLike[str], action: str = "train", *, emit: Emit |
         with contextlib.suppress(RunStoreError):
             recorder.close()
     return result
+
+
+def _device(backend: str) -> str:
+    """The device the run trains on (a warm trainer has Keras loaded already; a foreground
+    run loads it here instead of a moment later in ``train``)."""
+    from mnist_tui.devices import device_name
+
+    try:
+        return device_name(backend)
+    except Exception:  # naming the device must never fail the run
+        return ""
 
 
 def _both(first: Emit, second: Emit) -> Emit:

@@ -68,8 +68,8 @@ def status_lines(history: RunHistory, idle_hint: str = "", run: str = "", saved:
     elif run:
         started = history.started
         third.append(f" run {run}", style="dim")
-        if started is not None and started.backend:
-            third.append(f" · {started.backend} · pid {started.pid}", style="dim")
+        if started is not None and (started.device or started.backend):
+            third.append(f" · {started.device or started.backend} · pid {started.pid}", style="dim")
             if started.from_epoch:
                 third.append(f" · resumed after epoch {started.from_epoch}", style="dim")
     for line in (first, second, third):

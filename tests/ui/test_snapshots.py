@@ -22,8 +22,12 @@ SIZE = (110, 34)
 def _same_screen_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
     """Snapshots must not depend on the environment: colour on, and no data source set (the
     steps/epoch hint reads the training-set size from $MNIST_TUI_DATA)."""
+    from mnist_tui.data import sources
+    from tests.network_helpers import FixedNetwork
+
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.delenv("MNIST_TUI_DATA", raising=False)
+    monkeypatch.setattr(sources, "_NETWORK", FixedNetwork(online=True))  # the hint must not depend on the network
 
 
 def _app():
