@@ -53,6 +53,7 @@ from mnist_tui.screens.setup import SetupView
 from mnist_tui.screens.train import TrainView
 from mnist_tui.screens.viewer import ViewerView
 from mnist_tui.session import OPEN, RunSession
+from mnist_tui.textsafe import safe
 from mnist_tui.training.metrics import confusion_matrix
 from mnist_tui.widgets.cached_plot import CachedPlot
 from mnist_tui.widgets.confusion_grid import ConfusionGrid
@@ -70,6 +71,7 @@ CHART_MAX_INTERVAL = 3.0  # and at least one every 3 s however dear
 RUNS_REFRESH_SECONDS = 1.0  # the Runs tab's live progress of running runs
 QUIT_GRACE_SECONDS = 5.0  # a stop takes < 2 s; after this the app leaves anyway (the run is its own process)
 MIN_SIZE = (80, 24)
+LEAVE_SECONDS = 1.5  # a hang-up or SIGTERM ends the app within this, however it is stuck
 
 
 def chart_interval(build_seconds: float) -> float:
@@ -230,7 +232,15 @@ class MnistApp(App[int]):
             pass  # not the main thread, or no signals here
 
     def _leave_now(self, reason: str) -> None:
-        self.session.shutdown(reason)
+        """Leave within LEAVE_SECONDS whatever state the app is in: a watchdog ends the
+        process if the orderly exit stalls (the run is a process of its own, and nothing the
+        app holds is unsaved)."""
+        import threading
+
+        watchdog = threading.Timer(LEAVE_SECONDS, os._exit, args=(0,))
+        watchdog.daemon = True
+        watchdog.start()
+        self.session.shutdown(reason, wait=False)
         self.exit(0)
 
     def _prepare_trainer(self) -> None:
@@ -384,7 +394,8 @@ class MnistApp(App[int]):
             self.set_focus(None)  # app keys only; the viewer's are app bindings (see BINDINGS)
         elif tab == "runs":
             self.runs_view.refresh_runs()
-            self.runs_view.table.focus()
+            table = self.runs_view.table
+            (table if table.display else self.runs_view).focus()  # the view itself while the store is empty
         elif tab in ("inspect", "draw", "explore"):
             {"inspect": self.inspect_view, "draw": self.draw_view, "explore": self.explore_view}[tab].focus()
         elif tab == "setup" and not isinstance(self.focused, (Input, Select)):
@@ -713,7 +724,7 @@ class MnistApp(App[int]):
         handle = self.session.handle
         shown = handle is not None and handle.path is not None and self.session.kind != OPEN
         self.status_line.show(self.history, idle_hint=f"Press s to start. {hint}".strip(),
-                              run=handle.path.name if shown and handle and handle.path else "",
+                              run=safe(handle.path.name) if shown and handle and handle.path else "",
                               saved=not getattr(handle, "temporary", False))
 
     def _redraw_charts(self, force: bool = False) -> float | None:

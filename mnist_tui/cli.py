@@ -446,15 +446,16 @@ def runs_table(runs: Sequence[Any]) -> str:
     """Aligned plain-text columns for ``runs list``."""
     from mnist_tui.runs import store
 
-    head = ("id", "status", "preset", "epochs", "batch", "lr", "test acc", "duration", "started")
-    rows = [(r.id, store.format_status(r), r.preset, store.format_epochs(r), store.format_config(r, "batch_size"),
+    head = ("id", "status", "preset", "data", "backend", "epochs", "batch", "lr", "test acc", "duration", "started")
+    rows = [(r.id, store.format_status(r), r.preset, store.format_dataset(r), store.format_backend(r),
+             store.format_epochs(r), store.format_config(r, "batch_size"),
              store.format_config(r, "learning_rate"), store.format_accuracy(r.test_accuracy),
              store.format_duration(r.duration_s), store.format_started(r.started)) for r in runs]
     from mnist_tui.textsafe import safe
 
     rows = [tuple(safe(cell) for cell in row) for row in rows]  # names and values come from files
     widths = [max(len(row[i]) for row in (head, *rows)) for i in range(len(head))]
-    right = {3, 4, 5, 6, 7}
+    right = {5, 6, 7, 8, 9}
     return "\n".join("  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in
                                enumerate(zip(row, widths, strict=True))).rstrip() for row in (head, *rows))
 

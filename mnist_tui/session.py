@@ -96,16 +96,16 @@ class RunSession:
         assert self.handle is not None
         self.handle.send(CHECKPOINT)
 
-    def leave(self, reason: str) -> None:
+    def leave(self, reason: str, *, wait: bool = True) -> None:
         """Stop following (the run itself carries on if it still trains)."""
         with self._lock:
             self._generation += 1
         if self.handle is not None:
             self.handle.detach(reason)
-            self.handle.close()
+            self.handle.close(wait=wait)
             self.handle = None
         self.kind = ""
 
-    def shutdown(self, reason: str) -> None:
-        self.leave(reason)
+    def shutdown(self, reason: str, *, wait: bool = True) -> None:
+        self.leave(reason, wait=wait)
         self.source.shutdown()

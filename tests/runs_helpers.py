@@ -37,7 +37,8 @@ def write_run(parent: Path, name: str, *, preset: str = "mlp", status: str | Non
               total: float = 10.0, minutes: int = 0, epochs: int = 2, steps: int = 10, batch_size: int = 128,
               lr: float = 1e-3, owner: dict[str, Any] | None = None, extra: list[Event] | None = None) -> Path:
     """A run directory named ``name``; ``status=None`` leaves it without a summary (killed)."""
-    cfg = preset_config(preset).with_changes(epochs=epochs, batch_size=batch_size, learning_rate=lr)
+    cfg = preset_config(preset).with_changes(epochs=epochs, batch_size=batch_size, learning_rate=lr,
+                                             backend="auto" if preset == "scratch" else "tensorflow")
     made = create_run_dir(parent, cfg)
     path = made.rename(parent / name) if made.name != name else made
     started = T0 + timedelta(minutes=minutes)

@@ -61,15 +61,18 @@ class RunHandle:
                 self.send(DETACH, reason=reason)
         self.attached = False
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
         """Stop following. A temporary run (unsaved, or an opened model) has no one left to
-        look at it: its trainer is stopped and its scratch directory removed."""
+        look at it: its trainer is stopped and (``wait``: once it is gone) its scratch
+        directory removed."""
         self.follower.stop()
         if not self.temporary:
             return
         if self.proc is not None and self.proc.poll() is None:
             with contextlib.suppress(RunStoreError):
                 self.send(STOP, quick=True)
+            if not wait:
+                return  # leaving in a hurry: the trainer stops by itself; the scratch dir is in /tmp
             try:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:

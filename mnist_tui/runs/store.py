@@ -298,6 +298,8 @@ SORTS: dict[str, tuple[Callable[[RunInfo], Any], bool]] = {
     "batch": (lambda r: _config_number(r, "batch_size"), False),
     "lr": (lambda r: _config_number(r, "learning_rate"), False),
     "optimizer": (lambda r: _str(r.config.get("optimizer")) or None, False),
+    "dataset": (lambda r: _str(r.config.get("dataset")) or None, False),
+    "backend": (lambda r: format_backend(r) if format_backend(r) != "—" else None, False),
     "id": (lambda r: r.id, False),
 }
 SORT_KEYS = tuple(SORTS)
@@ -517,10 +519,27 @@ def format_started(iso: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return iso or "—"
 
 
-def format_status(run: RunInfo) -> str:
-    """``running (epoch 2/5 · step 40/157, unwatched)``, ``stopped*`` (final evaluation skipped)."""
+def format_status(run: RunInfo, short: bool = False) -> str:
+    """``running (epoch 2/5 · step 40/157, unwatched)``, ``stopped*`` (final evaluation
+    skipped); ``short`` for a table column: ``running 2/5 40/157 ∅``."""
+    if short:
+        progress = run.progress.replace("epoch ", "").replace(" · step ", " ")
+        return " ".join(p for p in (run.status + ("" if run.evaluated else "*"), progress,
+                                    "unwatched" if run.watchers == 0 else "") if p)
     detail = ", ".join(p for p in (run.progress, "unwatched" if run.watchers == 0 else "") if p)
     return run.status + (f" ({detail})" if detail else "") + ("" if run.evaluated else "*")
+
+
+def format_dataset(run: RunInfo) -> str:
+    name = run.config.get("dataset")
+    return {"mnist": "mnist", "fashion-mnist": "fashion"}.get(name, str(name)) if name else "—"
+
+
+def format_backend(run: RunInfo) -> str:
+    if run.preset == "scratch":
+        return "numpy"
+    value = run.config.get("backend")
+    return str(value) if value else "—"
 
 
 def format_epochs(run: RunInfo) -> str:

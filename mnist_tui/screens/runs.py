@@ -22,37 +22,44 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import ColumnKey
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from mnist_tui.runs import store
 from mnist_tui.runs.rundir import LOG, RunStoreError
 from mnist_tui.runs.store import RunInfo
 from mnist_tui.screens.confirm import ConfirmScreen
+from mnist_tui.textsafe import safe
 from mnist_tui.widgets.runs_chart import RunsChart
 
 # (column key, header label, store sort key or None)
-COLUMNS = (
+COLUMNS = (  # the id first and whole: runs of the same minute differ only at its end
     ("sel", "✓", None),
+    ("id", "id", "id"),
     ("status", "status", "status"),
     ("preset", "preset", "preset"),
+    ("data", "data", "dataset"),
+    ("backend", "backend", "backend"),
     ("epochs", "epochs", "epochs"),
     ("batch", "batch", "batch"),
     ("lr", "lr", "lr"),
-    ("optimizer", "optimizer", "optimizer"),
-    ("acc", "test acc", "accuracy"),
-    ("duration", "duration", "duration"),
-    ("started", "started", "started"),
-    ("id", "id", "id"),
-)
+    ("optimizer", "opt", "optimizer"),
+    ("acc", "test", "accuracy"),  # test accuracy (the detail line says so)
+    ("duration", "time", "duration"),
+)  # no "started" column: the id is the start time (S still sorts by it)
 SORT_CYCLE = ("started", "accuracy", "duration", "preset")  # S from the default goes to accuracy
 STATUS_STYLE = {"done": "green", "stopped": "yellow", "failed": "red", "running": "cyan bold",
                 "incomplete": "magenta"}
 SELECTED = "✓"
+BACKEND_SHORT = {"tensorflow": "tf"}  # every column must fit 110 cells beside a whole id
 PARTIAL_SECONDS = 0.25  # while a big store is read, show what has been read this often
 
 
-class RunsView(Vertical):
-    """Lists the run store; ``space`` selects runs whose curves ``o``/``enter`` overlay below."""
+class RunsView(Vertical, can_focus=True):
+    """Lists the run store; ``space`` selects runs whose curves ``o`` overlays below.
+
+    Focusable itself, so that its keys (f5 above all) work while the table is hidden (an
+    empty store); the table takes the focus whenever it shows."""
 
     DEFAULT_CSS = """
     RunsView {
@@ -151,6 +158,10 @@ class RunsView(Vertical):
         self._ready = True
         self.refresh_runs()
 
+    def on_focus(self) -> None:
+        if self.table.display:
+            self.table.focus()
+
     # ------------------------------------------------------------------ public
     @property
     def table(self) -> DataTable[Any]:
@@ -212,6 +223,8 @@ class RunsView(Vertical):
         self.overlaid = [i for i in self.overlaid if i in ids]
         self.set_class(not listed and complete, "-empty")
         self._fill_table(listed, keep)
+        if self.has_focus and listed:
+            self.table.focus()
         if complete:
             self._update_chart()
         else:
@@ -246,12 +259,18 @@ class RunsView(Vertical):
     def _fill_table(self, runs: list[RunInfo], cursor_id: str | None) -> None:
         self.runs = store.sort_runs(runs, self.sort_key, self.sort_descending)
         table = self.table
-        table.clear(columns=True)
+        table.clear()  # the rows; the columns stay (re-made, a click's header could go stale)
+        if not table.columns:
+            for key, label, _ in COLUMNS:
+                table.add_column(label, key=key)
         for key, label, sort in COLUMNS:
             if sort == self.sort_key:
                 descending = store.SORTS[sort][1] if self.sort_descending is None else self.sort_descending
                 label += " ▼" if descending else " ▲"
-            table.add_column(label, key=key)
+            column = table.columns[ColumnKey(key)]
+            column.label = Text(label)
+            column.content_width = max(column.content_width, len(label))
+        table.refresh()
         for run in self.runs:
             table.add_row(*self._cells(run), key=run.id)
         if cursor_id is not None and cursor_id in (r.id for r in self.runs):
@@ -259,18 +278,21 @@ class RunsView(Vertical):
         self._show_detail()
 
     def _cells(self, run: RunInfo) -> tuple[Any, ...]:
+        """Every text from the run's files goes through ``safe``: a directory name or a config
+        value may hold terminal escapes."""
         return (
             SELECTED if run.id in self.selected else " ",
-            Text(store.format_status(run), style=STATUS_STYLE.get(run.status, "")),
-            run.preset,
+            Text(safe(run.id)),
+            Text(safe(store.format_status(run, short=True)), style=STATUS_STYLE.get(run.status, "")),
+            Text(safe(run.preset)),
+            Text(safe(store.format_dataset(run))),
+            Text(safe(BACKEND_SHORT.get(store.format_backend(run), store.format_backend(run)))),
             Text(store.format_epochs(run), justify="right"),
-            Text(store.format_config(run, "batch_size"), justify="right"),
-            Text(store.format_config(run, "learning_rate"), justify="right"),
-            store.format_config(run, "optimizer"),
+            Text(safe(store.format_config(run, "batch_size")), justify="right"),
+            Text(safe(store.format_config(run, "learning_rate")), justify="right"),
+            Text(safe(store.format_config(run, "optimizer"))),
             Text(store.format_accuracy(run.test_accuracy), justify="right"),
             Text(store.format_duration(run.duration_s), justify="right"),
-            store.format_started(run.started, "%m-%d %H:%M"),
-            run.id,
         )
 
     def _show_detail(self) -> None:
@@ -285,7 +307,7 @@ class RunsView(Vertical):
                 what += " · R resumes"
             text = (f"{run.id}: {run.status}{reason} · test acc {acc} · {model} · {what}"
                     f" · {len(self.selected)} selected · sort {self.sort_key}")
-        self.query_one("#runs-detail", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
+        self.query_one("#runs-detail", Static).update(Text(safe(text), no_wrap=True, overflow="ellipsis"))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_detail()
@@ -392,7 +414,8 @@ class RunsView(Vertical):
                 self.app.notify(f"Deleted {run.id}")
             self.refresh_runs()
 
-        self.app.push_screen(ConfirmScreen(f"Delete run {run.id} ({run.status})? Its files and model go."), answered)
+        self.app.push_screen(ConfirmScreen(safe(f"Delete {store.describe_for_delete(run)}? Its files and model go.")),
+                             answered)
 
     def action_export(self, fmt: str) -> None:
         """Write ``export.csv`` / ``export.json`` into the run's directory, off the UI thread."""

@@ -180,7 +180,7 @@ class FakeHandle:
     def detach(self, reason: str) -> None:
         pass
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
         pass
 
 

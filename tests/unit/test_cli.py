@@ -282,10 +282,11 @@ def test_runs_list_table_and_json(cli_runs: Path) -> None:
     proc = mnist_tui("runs", "list", "--runs-dir", str(cli_runs))
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     header, *rows = proc.stdout.splitlines()
-    assert header.split() == ["id", "status", "preset", "epochs", "batch", "lr", "test", "acc", "duration", "started"]
+    assert header.split() == ["id", "status", "preset", "data", "backend", "epochs", "batch", "lr", "test", "acc",
+                              "duration", "started"]
     assert [r.split()[0] for r in rows] == ids[::-1]  # newest first (same second: the -1 suffix is newer)
-    assert rows[0].split()[1:6] == ["done", "scratch", "1/1", "32", "0.5"]
-    assert rows[1].split()[1:6] == ["done", "scratch", "2/2", "64", "0.5"]
+    assert rows[0].split()[1:8] == ["done", "scratch", "mnist", "numpy", "1/1", "32", "0.5"]
+    assert rows[1].split()[1:8] == ["done", "scratch", "mnist", "numpy", "2/2", "64", "0.5"]
 
     proc = mnist_tui("--runs-dir", str(cli_runs), "runs", "list", "--json", "--sort", "accuracy")
     assert proc.returncode == 0, proc.stderr
