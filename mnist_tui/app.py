@@ -68,6 +68,7 @@ TICK_HZ = 10.0  # status line repaints: a batch reaches the screen within 0.3 s 
 CHART_BUDGET = 0.04  # share of the UI thread's time the charts may take while training
 CHART_MIN_INTERVAL = 0.5  # seconds: at most 2 redraws a second however cheap
 CHART_MAX_INTERVAL = 3.0  # and at least one every 3 s however dear
+EPOCH_CHART_SECONDS = 0.3  # a new epoch reaches the epoch charts within this, whatever the batch charts' pace
 RUNS_REFRESH_SECONDS = 1.0  # the Runs tab's live progress of running runs
 QUIT_GRACE_SECONDS = 5.0  # a stop takes < 2 s; after this the app leaves anyway (the run is its own process)
 MIN_SIZE = (80, 24)
@@ -154,6 +155,7 @@ class MnistApp(App[int]):
         self._marker = 0
         self._status_dirty = False
         self._next_charts = 0.0  # time.monotonic() of the next paced chart redraw
+        self._epochs_drawn_at = 0.0
         self._next_runs_refresh = 0.0
         self._predictor_epoch = -2
 
@@ -283,6 +285,10 @@ class MnistApp(App[int]):
             self.notify(f"Cannot start a trainer process: {err}", severity="error", timeout=8)
             return False
         self._reset_views()
+        if not self.history.phase:  # until the trainer's first word: say what is happening
+            self.history.phase, self.history.phase_detail = (
+                ("starting", "handing the run to its trainer process…") if self.session.kind == "train"
+                else ("opening", "reading the run's record…"))
         self.viewer.sync()
         self.inspect_view.clear("No predictions yet: the matrix fills at the end of the first epoch.")
         self.draw_view.set_predictor(None)
@@ -592,6 +598,9 @@ class MnistApp(App[int]):
             cost = self._redraw_charts()
             if cost is not None:
                 self._next_charts = now + chart_interval(cost)
+        elif (self.tabs.active == "train" and len(self.history.epochs) != self._drawn_epochs
+              and now - self._epochs_drawn_at >= EPOCH_CHART_SECONDS):
+            self._redraw_epoch_charts()  # a few points: cheap, and on fast runs it keeps up with the status
         if self.tabs.active == "runs" and now >= self._next_runs_refresh:
             self._next_runs_refresh = now + RUNS_REFRESH_SECONDS
             self.runs_view.refresh_live()
@@ -620,6 +629,8 @@ class MnistApp(App[int]):
             self._load_predictor()
         elif isinstance(event, ControlApplied):
             self._acknowledge(event)
+        if isinstance(event, DataReady):
+            self._name_the_data(event.class_names)
         if isinstance(event, (DataReady, Predictions, TrainerStarted)):
             self.viewer.sync()
         elif isinstance(event, RunFinished):
@@ -632,6 +643,11 @@ class MnistApp(App[int]):
             if self._quitting:
                 self.exit(0)
         self._status_dirty = True
+
+    def _name_the_data(self, class_names: tuple[str, ...]) -> None:
+        """The header says what this run classifies: digits, or Fashion-MNIST's clothes."""
+        digits = all(name == str(k) for k, name in enumerate(class_names))
+        self.sub_title = "watch a digit classifier learn" if digits else "watch a clothing classifier learn"
 
     def _acknowledge(self, ack: ControlApplied) -> None:
         text = {"pause": "Paused.", "resume": "Resumed.", "stop": "Stop acknowledged: saving the run…",
@@ -739,13 +755,16 @@ class MnistApp(App[int]):
             self.loss_chart.redraw()
             self.acc_chart.redraw()
             charts += [self.loss_chart, self.acc_chart]
-        e = len(self.history.epochs)
-        if force or e != self._drawn_epochs:
-            self._drawn_epochs = e
-            for chart in self.epoch_charts:
-                chart.set_epochs(self.history.epochs)
+        if force or len(self.history.epochs) != self._drawn_epochs:
+            self._redraw_epoch_charts()
             charts += self.epoch_charts
         return sum(chart.build_seconds for chart in charts) if charts else None
+
+    def _redraw_epoch_charts(self) -> None:
+        self._drawn_epochs = len(self.history.epochs)
+        self._epochs_drawn_at = time.monotonic()
+        for chart in self.epoch_charts:
+            chart.set_epochs(self.history.epochs)
 
 
 def make_app(

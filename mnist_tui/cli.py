@@ -282,6 +282,7 @@ def run_app(args: argparse.Namespace, cfg: TrainConfig) -> int:
         problem = _model_path_problem(open_model)
         if problem:
             return _fail(problem, EXIT_ERROR)
+        cfg = _data_of_the_run(open_model, args, cfg)
     runs_dir = _runs_dir(args)
     attach = None
     if args.command == "attach":
@@ -294,6 +295,25 @@ def run_app(args: argparse.Namespace, cfg: TrainConfig) -> int:
     app = make_app(cfg, runs_dir=runs_dir, open_model=open_model, attach=attach)
     app.run()
     return int(app.return_code or 0)
+
+
+def _data_of_the_run(model: str, args: argparse.Namespace, cfg: TrainConfig) -> TrainConfig:
+    """A model inside a run directory is evaluated on the data that run recorded (unless
+    --data / --dataset say otherwise): ``open RUN/model.keras`` needs no flags."""
+    from pathlib import Path
+
+    from mnist_tui.runs.rundir import CONFIG, OWNER, is_marker, read_json
+
+    run = Path(model).expanduser().parent
+    recorded = read_json(run / CONFIG) if is_marker(read_json(run / OWNER)) else None
+    if not isinstance(recorded, dict):
+        return cfg
+    changes: dict[str, Any] = {}
+    if getattr(args, "data_path", None) is None and isinstance(recorded.get("data_path"), (str, type(None))):
+        changes["data_path"] = recorded.get("data_path")
+    if getattr(args, "dataset", None) is None and recorded.get("dataset") in DATASET_NAMES:
+        changes["dataset"] = recorded["dataset"]
+    return cfg.with_changes(**changes) if changes else cfg
 
 
 def _runs_dir(args: argparse.Namespace) -> Any:

@@ -79,8 +79,9 @@ class DigitNavigator:
     def filter_pair(self, true_cls: int | None, pred_cls: int | None) -> bool:
         """Show only digits of true class ``true_cls`` predicted as ``pred_cls`` (None: any).
 
-        One confusion-matrix cell, e.g. "all 4s predicted as 9". Jumps to its first digit from
-        here on. With no such digit (or no predictions yet) nothing changes and it returns False.
+        One confusion-matrix cell, e.g. "all 4s predicted as 9". Starts at its first digit (a
+        drill-down reads 1/15, not wherever the viewer happened to be). With no such digit (or
+        no predictions yet) nothing changes and it returns False.
         """
         before = (self.class_filter, self.pred_filter)
         self.class_filter, self.pred_filter = true_cls, pred_cls
@@ -88,8 +89,7 @@ class DigitNavigator:
         if len(cand) == 0:
             self.class_filter, self.pred_filter = before
             return False
-        if self.index not in cand:
-            self._step(+1)
+        self.index = int(cand[0])
         return True
 
     def misclassified_count(self) -> int:

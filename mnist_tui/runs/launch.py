@@ -110,6 +110,17 @@ class WarmTrainer:
         with contextlib.suppress(OSError):
             self.proc.terminate()
         self._cleanup_log()
+        threading.Thread(target=self._reap, name="reap warm trainer", daemon=True).start()
+
+    def _reap(self) -> None:
+        """Wait for it (no zombie left in the app's process table); kill it if it hangs."""
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError):
+                self.proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=5)
 
     def _cleanup_log(self) -> None:
         with contextlib.suppress(OSError):

@@ -174,7 +174,9 @@ class DrawView(Horizontal):
         elif self.error:
             line.append(f"model failed: {self.error}", style="bold red")
         elif empty or self.probs is None:
-            line.append("draw a digit to classify it", style="dim")
+            digits = all(name == str(k) for k, name in enumerate(self.class_names))
+            line.append("draw a digit to classify it" if digits else "draw an item of clothing to classify it",
+                        style="dim")
         else:
             k = int(np.argmax(self.probs))
             line.append("predicted ")

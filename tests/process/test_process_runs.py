@@ -94,7 +94,7 @@ def test_detached_run_followed_twice_and_controlled_from_the_cli(real_data_dir: 
     wait(lambda: len(first.of(BatchEnd)) > 20, 30, "batches from the detached trainer")
 
     listed = cli("runs", "list", "--runs-dir", str(runs), env=env)
-    assert re.search(rf"{run.name}\s+running \(epoch \d+/400 · step \d+/157\)", listed.stdout), listed.stdout
+    assert re.search(rf"{run.name}\s+running \(epoch \d+/400 · step \d+/157, unwatched\)", listed.stdout), listed.stdout
 
     t0 = time.monotonic()
     paused = cli("runs", "pause", run.name, "--runs-dir", str(runs), env=env)

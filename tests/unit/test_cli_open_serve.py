@@ -142,3 +142,22 @@ def test_serve_on_a_busy_port_is_one_line(monkeypatch: pytest.MonkeyPatch, capsy
     assert cli.main(["serve", "--port", "8765"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["mnist-tui: error: cannot serve on 127.0.0.1:8765: Address already in use"]
+
+
+def test_open_a_runs_model_uses_the_data_that_run_recorded(tmp_path: Path, tiny_idx_dir: Path) -> None:
+    """``mnist-tui open RUN/model.keras`` (the README's own example) needs no --data again."""
+    from mnist_tui.cli import _data_of_the_run, build_parser, config_from_args
+    from mnist_tui.config import preset_config
+    from tests.runs_helpers import train_run
+
+    run = train_run(tmp_path, preset_config("scratch").with_changes(data_path=str(tiny_idx_dir), batch_size=8,
+                                                                    epochs=1))
+    args = build_parser().parse_args(["open", str(run / "model.npz")])
+    cfg = _data_of_the_run(str(run / "model.npz"), args, config_from_args(args))
+    assert cfg.data_path == str(tiny_idx_dir) and cfg.dataset == "mnist"
+    args = build_parser().parse_args(["open", str(run / "model.npz"), "--data", "/elsewhere"])
+    assert _data_of_the_run(str(run / "model.npz"), args, config_from_args(args)).data_path == "/elsewhere"
+    loose = tmp_path / "loose.npz"
+    loose.write_bytes((run / "model.npz").read_bytes())
+    args = build_parser().parse_args(["open", str(loose)])
+    assert _data_of_the_run(str(loose), args, config_from_args(args)).data_path is None  # not in a run: as given

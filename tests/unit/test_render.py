@@ -164,8 +164,12 @@ def test_navigator_filter_pair_visits_exactly_one_confusion_cell() -> None:
     assert nav.previous() and nav.index == 6
     assert nav.position() == (3, 3)
     assert nav.filter_pair(None, 9) and nav.position()[1] == 5  # any true class predicted as 9
+    assert nav.position()[0] == 1 and nav.index == 1  # a drill-down starts at the cell's first digit
+    nav.next()
+    nav.next()
+    assert nav.filter_pair(4, 9) and nav.position() == (1, 3)  # from the first again, wherever it was
     assert not nav.filter_pair(1, 4)  # no 1 was predicted as 4: returns False, keeps the old filter
-    assert (nav.class_filter, nav.pred_filter) == (None, 9)
+    assert (nav.class_filter, nav.pred_filter) == (4, 9)
     assert nav.filter_class(None) and nav.pred_filter is None  # 'a' clears the pair filter too
     assert nav.position()[1] == len(labels)
 
