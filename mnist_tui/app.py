@@ -195,7 +195,10 @@ class MnistApp(App[int]):
         self.explore_view = self.query_one(ExploreView)
         self.inspect_view.clear("No predictions yet: they arrive at the end of each epoch, or open a saved model.")
         self._reset_views()
-        self.query_one("#field-preset", Select).focus()  # a newcomer's first move: pick a model
+        if self.open_model is None and self.attach_to is None:
+            # A newcomer's first move: pick a model. (Not when the app opens on a run: focusing
+            # a Setup field would switch the tabs back to Setup.)
+            self.query_one("#field-preset", Select).focus()
         self.set_interval(1 / TICK_HZ, self._tick)
         self._refresh_status()
         if self.open_model is not None:
@@ -245,6 +248,13 @@ class MnistApp(App[int]):
         self.session.shutdown(reason, wait=False)
         self.exit(0)
 
+    def _ready_next_trainer(self, *, idle: bool) -> None:
+        """Once a run is under way (its first epoch is saved: its compile is over), ready the
+        trainer for the next ``s``; once it has ended, let that one warm up fully too."""
+        if self.warm and self.config is not None and not self._quitting:
+            with contextlib.suppress(OSError):
+                self.source.prepare(self.config, idle=idle)
+
     def _prepare_trainer(self) -> None:
         """Start a warm trainer for the form's backend, so that ``s`` does not wait for Keras."""
         if self.config is None or self._quitting:
@@ -285,7 +295,7 @@ class MnistApp(App[int]):
             self.notify(f"Cannot start a trainer process: {err}", severity="error", timeout=8)
             return False
         self._reset_views()
-        if not self.history.phase:  # until the trainer's first word: say what is happening
+        if not self.history.phase and self.history.version == 0:  # nothing from the run yet: say what happens
             self.history.phase, self.history.phase_detail = (
                 ("starting", "handing the run to its trainer process…") if self.session.kind == "train"
                 else ("opening", "reading the run's record…"))
@@ -627,6 +637,8 @@ class MnistApp(App[int]):
                 self._show_inspect()
         elif isinstance(event, (Checkpointed, TrainerStarted)):
             self._load_predictor()
+            if isinstance(event, Checkpointed) and event.epoch >= 1 and self.session.kind == "train":
+                self._ready_next_trainer(idle=False)
         elif isinstance(event, ControlApplied):
             self._acknowledge(event)
         if isinstance(event, DataReady):
@@ -640,6 +652,7 @@ class MnistApp(App[int]):
             self._show_inspect()
             self._load_predictor()
             self._announce(event)
+            self._ready_next_trainer(idle=True)
             if self._quitting:
                 self.exit(0)
         self._status_dirty = True

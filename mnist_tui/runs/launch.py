@@ -19,7 +19,9 @@ from typing import IO, Any
 
 from mnist_tui.runs.rundir import TRAINER_LOG
 
-READY = "ready"  # what a warm trainer prints once Keras is imported and warmed up
+READY = "ready"  # what a warm trainer prints once Keras is imported
+WARM = "warm"  # what the app sends it when nothing else trains: warm up fully now
+WARMED = "warmed"  # its answer once it has
 
 COMMAND = (sys.executable, "-m", "mnist_tui.runs.process")
 
@@ -63,13 +65,21 @@ class WarmTrainer:
         self.proc = spawn(["--warm", "--backend", backend], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                           stderr=self._log)
         self.ready = threading.Event()
+        self.imported = False
         self.taken = False
+        self.warmed = False  # asked to warm up fully
         threading.Thread(target=self._await_ready, name="warm trainer", daemon=True).start()
 
     def _await_ready(self) -> None:
+        """``ready`` once it has imported Keras and, when asked to warm up, has done that too."""
         assert self.proc.stdout is not None
         with contextlib.suppress(OSError, ValueError):
-            if self.proc.stdout.readline().strip() == READY.encode():
+            if self.proc.stdout.readline().strip() != READY.encode():
+                return
+            self.imported = True
+            if not self.warmed:
+                self.ready.set()
+            if self.proc.stdout.readline().strip() == WARMED.encode():
                 self.ready.set()
 
     @property
@@ -86,6 +96,18 @@ class WarmTrainer:
             if lines:
                 return lines[-1][:300]
         return f"the trainer process exited with code {self.proc.returncode}"
+
+    def warm_up(self) -> None:
+        """Nothing else trains now: let it fit its throwaway model (a second of CPU at normal
+        priority, which must not land on a run in progress)."""
+        if self.warmed or self.taken or self.proc.stdin is None:
+            return
+        self.warmed = True
+        if self.imported:
+            self.ready.clear()  # ready again once the warm-up is done
+        with contextlib.suppress(OSError):
+            self.proc.stdin.write((WARM + "\n").encode())
+            self.proc.stdin.flush()
 
     def take(self, run_dir: Path, action: str = "train", model: str | None = None) -> subprocess.Popen[bytes]:
         """Hand it the run: from now on it is that run's trainer."""

@@ -54,7 +54,7 @@ from mnist_tui.events import (
 )
 from mnist_tui.runs.control import ControlPoller
 from mnist_tui.runs.follow import LogReader, counted
-from mnist_tui.runs.launch import READY
+from mnist_tui.runs.launch import READY, WARM, WARMED
 from mnist_tui.runs.recorder import RunRecorder
 from mnist_tui.runs.rundir import (
     CHECKPOINT,
@@ -320,13 +320,14 @@ def _install_stop_signals(control: TrainControl) -> None:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 
-def _warm_up(backend: str) -> None:
-    """Import Keras on ``backend`` and pay its first-use costs now, not at the user's ``s``.
+def _import(backend: str) -> None:
+    """Import Keras on ``backend`` now, not at the user's ``s``.
 
-    The imports (seconds of CPU) run in a thread at idle priority: the app readies the next
+    The imports (seconds of CPU) run in a thread at idle priority: the app readies its next
     trainer while a run trains, and on a small machine a normal-priority import would take
     cores from that run. Only the imports: thread pools inherit their creator's policy, so
-    the throwaway fit that creates them runs in the main thread, at normal priority.
+    the throwaway fit that creates them (``WARM``) runs in the main thread, at normal
+    priority, when the app says nothing else trains.
     """
     import threading
 
@@ -335,9 +336,6 @@ def _warm_up(backend: str) -> None:
     importer = threading.Thread(target=_import_at_idle_priority, name="import keras", daemon=True)
     importer.start()
     importer.join()
-    from mnist_tui.training.trainer import freeze_import_garbage
-
-    freeze_import_garbage(warm_up=True)
 
 
 def _import_at_idle_priority() -> None:
@@ -347,7 +345,7 @@ def _import_at_idle_priority() -> None:
     with contextlib.suppress(AttributeError, OSError):  # Linux only; a thread's own policy
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     # set_random_seed imports TensorFlow even on JAX: import it here too, when installed.
-    for name in ("keras", "tensorflow"):
+    for name in ("keras", "tensorflow", "h5py", "keras.src.saving.saving_lib"):  # h5py: the first save
         if importlib.util.find_spec(name) is not None:
             with contextlib.suppress(Exception):
                 importlib.import_module(name)
@@ -391,15 +389,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _wait_for_job(backend: str) -> dict[str, Any] | None:
-    """Warm up (backend "none": a trainer for the NumPy net, nothing to warm), say ready, then
-    read the job. A job sent early waits in the pipe until the warm-up is done."""
+    """Import (backend "none": a trainer for the NumPy net, nothing to import), say ready,
+    then read lines: ``warm`` (nothing else trains now: fit a throwaway model, so the first
+    real fit and save find Keras's lazy machinery built), then the job. A job sent early
+    waits in the pipe until the imports are done."""
     if backend != "none":
-        _warm_up_quietly(backend)
+        _quietly(_import, backend)
     try:
         print(READY, flush=True)
     except OSError:
         return None  # nobody is listening
     line = sys.stdin.readline()
+    if line.strip() == WARM:
+        if backend != "none":
+            from mnist_tui.training.trainer import freeze_import_garbage
+
+            _quietly(freeze_import_garbage, True)
+        try:
+            print(WARMED, flush=True)
+        except OSError:
+            return None
+        line = sys.stdin.readline()
     if not line.strip():
         return None  # the app went away before it needed us
     try:
@@ -409,9 +419,9 @@ def _wait_for_job(backend: str) -> dict[str, Any] | None:
     return job if isinstance(job, dict) and isinstance(job.get("run"), str) else None
 
 
-def _warm_up_quietly(backend: str) -> None:
+def _quietly(step: Any, *args: Any) -> None:
     try:
-        _warm_up(backend)
+        step(*args)
     except Exception as err:  # the job will meet the same error and record it in its run
         print(f"mnist-tui trainer: warm-up failed: {err}", file=sys.stderr, flush=True)
 

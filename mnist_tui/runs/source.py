@@ -1,10 +1,11 @@
 """Where the app's runs come from: trainer processes it launches, or runs it attaches to.
 
 ``ProcessRunSource`` is the real one. It keeps a warm trainer ready for the form's backend
-(so ``s`` does not wait for Keras to import), hands it a new run directory on ``launch``,
-and readies the next one. ``attach`` follows any run directory, whoever started it. Either
-way the app gets a ``RunHandle``: the run's directory, a thread delivering its events, and
-control through the directory. Tests substitute a source of their own with the same shape.
+(so ``s`` does not wait for Keras to import) and hands it a new run directory on
+``launch``; the app readies the next one once that run is under way (``prepare``).
+``attach`` follows any run directory, whoever started it. Either way the app gets a
+``RunHandle``: the run's directory, a thread delivering its events, and control through
+the directory. Tests substitute a source of their own with the same shape.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ class RunHandle:
 class RunSource(Protocol):
     """What the app needs to start and follow runs."""
 
-    def prepare(self, cfg: TrainConfig) -> None: ...
+    def prepare(self, cfg: TrainConfig, key: str | None = None, *, idle: bool = True) -> None: ...
 
     def status(self) -> str: ...
 
@@ -111,8 +112,9 @@ class ProcessRunSource:
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ warm trainers
-    def prepare(self, cfg: TrainConfig, key: str | None = None) -> None:
-        """Have a warm trainer ready for ``cfg`` (replacing one for another backend)."""
+    def prepare(self, cfg: TrainConfig, key: str | None = None, *, idle: bool = True) -> None:
+        """Have a warm trainer ready for ``cfg`` (replacing one for another backend). ``idle``:
+        no run trains now, so it may also warm up fully (see WarmTrainer.warm_up)."""
         key = key or warm_key(cfg)
         with self._lock:
             if self._warm is not None and (self._warm.backend != key or not self._warm.alive()):
@@ -120,6 +122,8 @@ class ProcessRunSource:
                 self._warm = None
             if self._warm is None:
                 self._warm = WarmTrainer(key)
+            if idle:
+                self._warm.warm_up()
 
     def status(self) -> str:
         """For the status line: is the next run's trainer ready?"""
@@ -153,7 +157,6 @@ class ProcessRunSource:
         proc = warm.take(path)
         handle = RunHandle(path, FollowThread(RunFollower(path, proc), on_events).start(), proc, temporary=not save)
         handle.attach()
-        threading.Thread(target=self.prepare, args=(cfg,), name="ready next trainer", daemon=True).start()
         return handle
 
     def attach(self, path: Path, on_events: OnEvents) -> RunHandle:

@@ -193,7 +193,7 @@ class FakeRunSource:
         self.handles: list[FakeHandle] = []
         self.shut_down = False
 
-    def prepare(self, cfg: TrainConfig, key: str | None = None) -> None:
+    def prepare(self, cfg: TrainConfig, key: str | None = None, *, idle: bool = True) -> None:
         self.prepared.append(cfg)
 
     def status(self) -> str:
