@@ -24,9 +24,11 @@ def nice_step(span: float, count: int) -> float:
     return next(m * magnitude for m in STEPS if m * magnitude >= raw * (1 - 1e-9))
 
 
-def nice_ticks(lo: float, hi: float, max_count: int, *, integer: bool = False) -> list[float]:
-    """Multiples of one nice step inside [lo, hi]: at most ``max_count`` and, when the range
-    allows, at least two. ``integer``: steps of at least 1 (counts, epochs, batches)."""
+def nice_ticks(lo: float, hi: float, max_count: int, *, integer: bool = False,
+               limit: int | None = None) -> list[float]:
+    """Multiples of one nice step inside [lo, hi]: at most ``max_count``, but at least two when
+    up to ``limit`` (default max_count + 1) allow it: an axis with one label says nothing.
+    ``integer``: steps of at least 1 (counts, epochs, batches)."""
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return []
     lo, hi = min(lo, hi), max(lo, hi)
@@ -40,6 +42,13 @@ def nice_ticks(lo: float, hi: float, max_count: int, *, integer: bool = False) -
     while len(ticks) > max_count:
         step = _next_step(step, up=True)
         ticks = _multiples(lo, hi, step)
+    limit = max_count + 1 if limit is None else limit
+    while len(ticks) < 2:
+        finer_step = _next_step(step, up=False)
+        finer = _multiples(lo, hi, finer_step)
+        if len(finer) > limit or (integer and finer_step < 1):
+            break
+        step, ticks = finer_step, finer
     return ticks
 
 
@@ -79,7 +88,7 @@ def tick_labels(ticks: Sequence[float]) -> list[str]:
 
 def ticks_for_rows(lo: float, hi: float, rows: int, *, integer: bool = False) -> tuple[list[float], list[str]]:
     """Y ticks for a plot ``rows`` rows tall: one label every two rows at most."""
-    ticks = nice_ticks(lo, hi, max(2, min(6, rows // 2)), integer=integer)
+    ticks = nice_ticks(lo, hi, max(2, min(6, rows // 2)), integer=integer, limit=max(2, rows))
     return ticks, tick_labels(ticks)
 
 
