@@ -196,7 +196,7 @@ class InspectView(Horizontal):
             return
         self._stale = False
         self.grid.show(self.matrix, self.class_names)
-        self.query_one("#inspect-title", Static).update(Text(self.title, style="italic"))
+        self.query_one("#inspect-title", Static).update(Text(self.symbols.text(self.title), style="italic"))
         self.query_one(ClassAccuracy).show(self.matrix, self.class_names)
         self._describe_cell()
 
@@ -205,7 +205,7 @@ class InspectView(Horizontal):
         self.matrix = None
         self.title = ""
         self.grid.clear(self.symbols.text("—"))
-        self.query_one("#inspect-title", Static).update(message)
+        self.query_one("#inspect-title", Static).update(self.symbols.text(message))
         self.query_one(ClassAccuracy).show(None, self.class_names)
         self.query_one("#inspect-cell", Static).update("")
 

@@ -156,7 +156,8 @@ async def test_ascii_mode_draws_only_ascii(make, monkeypatch: pytest.MonkeyPatch
         assert "-> Next" in widget_lines(app.query_one(KeyBar))[0]
         await pilot.press("i")
         await pilot.pause(0.2)
-        for widget in (app.query_one(ConfusionGrid), app.query_one(ClassAccuracy), app.query_one("#inspect-cell")):
+        for widget in (app.query_one(ConfusionGrid), app.query_one(ClassAccuracy), app.query_one("#inspect-cell"),
+                       app.query_one("#inspect-title")):
             assert_ascii(widget)
         await pilot.press("l")
         await pilot.pause(0.2)
