@@ -7,7 +7,9 @@ errors, so Start can refuse naming every one.
 
 The data path is checked too (exists, readable, looks like IDX files or an .npz), but in a
 thread worker after a short pause in typing: a file system can hang (a dead network mount)
-and the UI must not. Its result arrives as a message for the text it was made for.
+and the UI must not. One check runs at a time (the text typed meanwhile is checked next),
+so a hung mount holds one thread, not one per keystroke; the result counts only for the
+text it was made for.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ class HyperparamsForm(VerticalScroll):
         self.symbols = symbols()
         self.path_report: tuple[tuple[str, str], DataPathReport] | None = None  # ((text, dataset), report)
         self._path_timer: Timer | None = None
+        self._path_busy = False  # a check is running
+        self._path_again = False  # and the text changed since it started
         self._count = FULL_TRAIN_SIZE
 
     def compose(self) -> ComposeResult:
@@ -140,18 +144,29 @@ class HyperparamsForm(VerticalScroll):
 
     def _start_path_check(self) -> None:
         self._path_timer = None
+        if self._path_busy:
+            self._path_again = True  # checked when the running one returns
+            return
+        self._path_busy = True
         text, dataset = self._path_key()
         self._check_path(text, dataset)
 
-    @work(thread=True, exclusive=True, group="data-path", exit_on_error=False)
+    @work(thread=True, group="data-path", exit_on_error=False)
     def _check_path(self, text: str, dataset: str) -> None:
-        report = check_data_path(text, dataset)
-        with contextlib.suppress(RuntimeError):  # the app closed meanwhile
-            self.app.call_from_thread(self._path_checked, (text, dataset), report)
+        report = DataPathReport("cannot check it")
+        try:
+            report = check_data_path(text, dataset)
+        finally:
+            with contextlib.suppress(RuntimeError):  # the app closed meanwhile
+                self.app.call_from_thread(self._path_checked, (text, dataset), report)
 
     def _path_checked(self, key: tuple[str, str], report: DataPathReport) -> None:
+        self._path_busy = False
+        if self._path_again and self.is_attached:
+            self._path_again = False
+            self._start_path_check()
         if not self.is_attached or key != self._path_key():
-            return  # typed on since: a newer check is on its way
+            return  # typed on since: the newer text is being checked
         self.path_report = (key, report)
         if report.train_count is not None:
             self._count = report.train_count

@@ -139,7 +139,11 @@ async def test_a_hung_file_system_never_blocks_the_ui(make, monkeypatch: pytest.
         assert "at least 1" in error_text(app, "epochs")
         assert time.monotonic() - started < 5
         assert not error_text(app, "data_path")  # no answer yet, no message yet
-        release.set()
-        await wait_for(pilot, lambda: "no such file" in error_text(app, "data_path"), timeout=5)
         assert calls.count("/mnt/dead") == 1  # typed key by key, checked once (debounced)
         assert not any(c.startswith("/mnt/dea") and c != "/mnt/dead" for c in calls)
+        app.query_one("#field-data_path", Input).value = "/mnt/other"
+        await pilot.pause(hyperparams_form.PATH_DEBOUNCE * 2)
+        assert "/mnt/other" not in calls  # one check at a time: a hung mount holds one thread
+        release.set()
+        await wait_for(pilot, lambda: "/mnt/other" in calls, timeout=5)  # then the latest text
+        await wait_for(pilot, lambda: "no such file" in error_text(app, "data_path"), timeout=5)
