@@ -339,8 +339,10 @@ class MnistApp(App[int]):
             self.notify("A run is already in progress: stop it (x) first.", severity="warning")
             return
         if self.config is None:
-            field, reason = next(iter(self.config_errors.items()), ("form", "invalid"))
-            self.notify(f"Cannot start: {field.replace('_', ' ')} {reason}", severity="error", timeout=6)
+            errors = self.config_errors or {"form": "invalid"}
+            what = "; ".join(f"{field.replace('_', ' ')} {reason}" for field, reason in errors.items())
+            self.notify(f"Cannot start, fix {len(errors)} field{'s' * (len(errors) > 1)}: {what}",
+                        severity="error", timeout=8)
             self.action_show_tab("setup")
             return
         cfg = self.config

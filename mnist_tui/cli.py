@@ -20,43 +20,16 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from mnist_tui import __version__
-from mnist_tui.config import (
-    ACTIVATIONS,
-    BACKENDS,
-    DATASET_NAMES,
-    FIELD_HELP,
-    LOSSES,
-    OPTIMIZERS,
-    PRESETS,
-    TrainConfig,
-    check_backend,
-    config_from_mapping,
-)
+from mnist_tui.config import BACKENDS, PRESETS, TrainConfig, check_backend, config_from_mapping
 from mnist_tui.errors import ConfigError, MnistTuiError
+from mnist_tui.fields import FIELDS
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-# CLI flag → config field. Every config field has a flag.
-FLAGS: dict[str, str] = {
-    "--model": "preset",
-    "--dataset": "dataset",
-    "--data": "data_path",
-    "--optimizer": "optimizer",
-    "--lr": "learning_rate",
-    "--momentum": "momentum",
-    "--epochs": "epochs",
-    "--batch-size": "batch_size",
-    "--hidden-units": "hidden_units",
-    "--activation": "activation",
-    "--dropout": "dropout",
-    "--loss": "loss",
-    "--limit": "limit",
-    "--val-split": "val_split",
-    "--seed": "seed",
-    "--jit": "jit",
-    "--backend": "backend",
-}
+# CLI flag → config field, from the one definition of the fields (mnist_tui/fields.py).
+FLAGS: dict[str, str] = {f.flag: f.name for f in FIELDS}
 FIELD_FLAGS = {name: flag for flag, name in FLAGS.items()}
+ASCII_ENV = "MNIST_TUI_ASCII"  # what --ascii sets: serve tabs and trainer processes inherit it
 
 
 def flag_for(field: str) -> str:
@@ -64,8 +37,7 @@ def flag_for(field: str) -> str:
     return FIELD_FLAGS.get(field, "--" + field.replace("_", "-"))
 
 
-CHOICES = {"preset": tuple(PRESETS), "dataset": DATASET_NAMES, "optimizer": OPTIMIZERS,
-           "activation": ACTIVATIONS, "loss": LOSSES, "jit": ("on", "off"), "backend": BACKENDS}
+CHOICES: dict[str, tuple[str, ...]] = {f.name: f.choices for f in FIELDS if f.choices}
 
 
 def presets_table() -> str:
@@ -93,13 +65,11 @@ def _add_config_flags(parser: argparse.ArgumentParser, *, with_model_default: bo
     # argparse copies a sub-parser's defaults over the parent's values, which silently
     # dropped flags given before the command (``mnist-tui --epochs 1 train``).
     default = None if with_model_default else argparse.SUPPRESS
-    for flag, name in FLAGS.items():
-        kwargs: dict[str, Any] = {"dest": name, "default": default, "help": FIELD_HELP[name]}
-        if name in CHOICES:
-            kwargs["metavar"] = "{" + ",".join(CHOICES[name]) + "}"
-        if name == "data_path":
-            kwargs["metavar"] = "PATH"
-        parser.add_argument(flag, **kwargs)
+    for f in FIELDS:
+        kwargs: dict[str, Any] = {"dest": f.name, "default": default, "help": f.help}
+        if f.cli_metavar is not None:
+            kwargs["metavar"] = f.cli_metavar
+        parser.add_argument(f.flag, **kwargs)
     if with_model_default:
         parser.set_defaults(preset="mlp")
 
@@ -114,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mnist-tui {__version__}")
     parser.add_argument("--runs-dir", default=None, metavar="DIR",
                         help="where runs are saved (default: $XDG_DATA_HOME/mnist-tui/runs)")
+    parser.add_argument("--ascii", action="store_true",
+                        help=f"draw with ASCII only (digits, bars, charts, arrows), for a terminal or font "
+                             f"without Unicode; automatic in a non-UTF-8 locale (sets ${ASCII_ENV}=1)")
     _add_config_flags(parser, with_model_default=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     train = sub.add_parser(
@@ -219,7 +192,7 @@ def _add_runs_parser(sub: Any) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    values = {name: getattr(args, name) for name in FLAGS.values() if getattr(args, name, None) is not None}
+    values = {f.name: getattr(args, f.name) for f in FIELDS if getattr(args, f.name, None) is not None}
     if "backend" not in values and os.environ.get("KERAS_BACKEND") in BACKENDS:
         values["backend"] = os.environ["KERAS_BACKEND"]  # Keras's own variable is the default
     return config_from_mapping(values)
@@ -251,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     empty = _empty_flag(args)
     if empty:
         return _fail(f"{empty}: is empty (leave it out for the default)", EXIT_USAGE)
+    if args.ascii:
+        os.environ[ASCII_ENV] = "1"  # read by mnist_tui.render.charset, here and in every child process
     if args.command == "runs":
         return run_runs(args)
     if args.command == "resume":
@@ -311,6 +286,8 @@ def _data_of_the_run(model: str, args: argparse.Namespace, cfg: TrainConfig) -> 
     changes: dict[str, Any] = {}
     if getattr(args, "data_path", None) is None and isinstance(recorded.get("data_path"), (str, type(None))):
         changes["data_path"] = recorded.get("data_path")
+    from mnist_tui.config import DATASET_NAMES
+
     if getattr(args, "dataset", None) is None and recorded.get("dataset") in DATASET_NAMES:
         changes["dataset"] = recorded["dataset"]
     return cfg.with_changes(**changes) if changes else cfg

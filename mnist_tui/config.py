@@ -1,67 +1,74 @@
-"""Training configuration: the presets, their defaults and field-level validation.
+"""Training configuration: the presets, the TrainConfig dataclass and validation.
 
-Pure Python on purpose: the CLI's ``--help`` and the TUI's form both need the presets and
-their validation without paying for a TensorFlow import.
+Each field (type, default, range, choices, help, flag, label) is defined once, in
+``mnist_tui.fields``; this module builds ``TrainConfig`` from those definitions and adds the
+recipes and the rules across fields. Pure Python on purpose: the CLI's ``--help`` and the
+TUI's form both need the presets and their validation without paying for a TensorFlow import.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, make_dataclass, replace
+from dataclasses import field as dataclass_field
 from typing import Any
 
 from mnist_tui.errors import ConfigError
+from mnist_tui.fields import (
+    ACTIVATIONS,
+    BACKENDS,
+    DATASET_NAMES,
+    FIELD_NAMES,
+    FIELDS,
+    LOSSES,
+    MAX_BATCH,
+    MAX_EPOCHS,
+    MAX_LR,
+    MAX_UNITS,
+    OPTIMIZERS,
+    PRESET_NAMES,
+    get_field,
+)
 
-OPTIMIZERS = ("sgd", "rmsprop", "adam")
-ACTIVATIONS = ("relu", "sigmoid", "tanh")
-LOSSES = ("categorical", "sparse")
-DATASET_NAMES = ("mnist", "fashion-mnist")
-BACKENDS = ("auto", "tensorflow", "jax", "torch")
-
-# Upper bounds that catch typos (an extra zero or three) before they eat hours or RAM.
-MAX_EPOCHS = 10_000
-MAX_BATCH = 1_000_000
-MAX_UNITS = 100_000
-MAX_LR = 1e6
+__all__ = [
+    "ACTIVATIONS", "BACKENDS", "DATASET_NAMES", "FIELD_HELP", "FIELD_NAMES", "LOSSES", "MAX_BATCH",
+    "MAX_EPOCHS", "MAX_LR", "MAX_UNITS", "OPTIMIZERS", "PRESETS", "Preset", "TrainConfig", "check_against_data",
+    "check_backend", "config_errors", "config_from_mapping", "parse_field", "preset_config", "resolve_backend",
+    "validate",
+]
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines one training run; every field can be overridden."""
 
-    preset: str = "mlp"
-    dataset: str = "mnist"
-    data_path: str | None = None
-    optimizer: str = "rmsprop"
-    learning_rate: float = 0.001
-    momentum: float = 0.0
-    epochs: int = 5
-    batch_size: int = 128
-    hidden_units: int = 512
-    activation: str = "relu"
-    dropout: float = 0.0
-    loss: str = "categorical"
-    limit: int | None = None
-    val_split: float = 0.0
-    seed: int = 0
-    jit: bool = False  # XLA-compile the train step: faster steps, but seconds of compiling first
-    backend: str = "auto"  # Keras backend: auto = the fastest installed (devices.auto_backend)
+class _ConfigMethods:
+    """TrainConfig's behaviour; its fields come from ``mnist_tui.fields.FIELDS``."""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self)  # type: ignore[call-overload]
 
-    def validated(self) -> TrainConfig:
+    def validated(self) -> Any:
         """Return self after checking every field; raise ConfigError naming the first bad one."""
-        validate(self)
+        validate(self)  # type: ignore[arg-type]
         return self
 
-    def with_changes(self, **changes: Any) -> TrainConfig:
-        return replace(self, **changes)
+    def with_changes(self, **changes: Any) -> Any:
+        return replace(self, **changes)  # type: ignore[type-var]
 
     @property
     def validation_label(self) -> str:
-        return "test set" if self.val_split == 0 else f"last {self.val_split:.0%} of train"
+        split = self.val_split  # type: ignore[attr-defined]
+        return "test set" if split == 0 else f"last {split:.0%} of train"
+
+
+# Everything that defines one training run; every field can be overridden. A frozen dataclass
+# generated from FIELDS (name, type, default), so a new field is one entry in fields.py.
+TrainConfig = make_dataclass(
+    "TrainConfig",
+    [(f.name, f.annotation, dataclass_field(default=f.default)) for f in FIELDS],
+    bases=(_ConfigMethods,),
+    frozen=True,
+    namespace={"__module__": __name__,
+               "__doc__": "Everything that defines one training run; every field can be overridden."},
+)
 
 
 @dataclass(frozen=True)
@@ -118,26 +125,10 @@ PRESETS: dict[str, Preset] = {
     ),
 }
 
-FIELD_HELP: dict[str, str] = {
-    "preset": "model recipe: " + ", ".join(PRESETS),
-    "dataset": "dataset: " + ", ".join(DATASET_NAMES),
-    "data_path": "directory of IDX files or a .npz (else $MNIST_TUI_DATA, else Keras's cache/download)",
-    "optimizer": "optimizer: " + ", ".join(OPTIMIZERS),
-    "learning_rate": "learning rate (> 0)",
-    "momentum": "SGD momentum in [0, 1)",
-    "epochs": "number of passes over the training data",
-    "batch_size": "samples per gradient step",
-    "hidden_units": "units in the hidden dense layer",
-    "activation": "hidden activation: " + ", ".join(ACTIVATIONS),
-    "dropout": "dropout rate in [0, 1) (0 = no dropout layer)",
-    "loss": "categorical (one-hot labels) or sparse (integer labels)",
-    "limit": "train on only the first N training images",
-    "val_split": "hold out this fraction of train for validation (0 = validate on the test set)",
-    "seed": "random seed for weights and shuffling",
-    "jit": "XLA-compile the Keras train step (on/off): faster per step after a compile of several seconds",
-    "backend": "Keras backend: " + ", ".join(BACKENDS)
-               + " (auto = jax when installed, the fastest at the same accuracy, else tensorflow)",
-}
+if tuple(PRESETS) != PRESET_NAMES:  # the preset field's choices are the recipes above
+    raise RuntimeError(f"fields.PRESET_NAMES {PRESET_NAMES} must list config.PRESETS {tuple(PRESETS)}")
+
+FIELD_HELP: dict[str, str] = {f.name: f.help for f in FIELDS}
 
 
 def preset_config(name: str) -> TrainConfig:
@@ -146,66 +137,43 @@ def preset_config(name: str) -> TrainConfig:
     return PRESETS[name].config
 
 
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(name, f"unknown {name} {value!r} (choose from {', '.join(choices)})")
+# Rules across fields: (field, is it wrong with the scratch preset, why).
+_SCRATCH_RULES: tuple[tuple[str, Any, str], ...] = (
+    ("optimizer", lambda v: v != "sgd", "the scratch network trains with sgd only"),
+    ("activation", lambda v: v not in ("sigmoid", "relu"), "the scratch network supports sigmoid and relu"),
+    ("dropout", bool, "the scratch network has no dropout"),
+    ("jit", bool, "the scratch network is plain NumPy: XLA applies to the Keras presets"),
+    ("backend", lambda v: v not in ("auto", "tensorflow"),
+     "the scratch network is plain NumPy: backends apply to the Keras presets"),
+)
 
 
-def _check_int(name: str, value: int, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(name, f"must be a whole number, got {value!r}")
-    if value < low:
-        raise ConfigError(name, f"must be at least {low}, got {value}")
-    if value > high:
-        raise ConfigError(name, f"must be at most {high:,}, got {value:,}")
+def config_errors(values: Mapping[str, Any]) -> dict[str, str]:
+    """Every problem at once, field → message: each field's own rule, then the rules across
+    fields (between fields that are fine on their own). ``values`` may be partial (the form
+    passes what parsed); an unknown name raises ConfigError."""
+    errors: dict[str, str] = {}
+    for name, value in values.items():
+        message = get_field(name).problem(value)
+        if message is not None:
+            errors[name] = message
 
+    def fine(name: str) -> bool:
+        return name in values and name not in errors
 
-def _check_float(name: str, value: float, low: float, high: float, *, low_open: bool, high_open: bool) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(name, f"must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise ConfigError(name, f"must be a finite number, got {value}")
-    too_low = value <= low if low_open else value < low
-    too_high = value >= high if high_open else value > high
-    if too_low or too_high:
-        lb = "(" if low_open else "["
-        hb = ")" if high_open else "]"
-        raise ConfigError(name, f"must be in {lb}{low:g}, {high:g}{hb}, got {value:g}")
+    if fine("preset") and values["preset"] == "scratch":
+        for name, wrong, message in _SCRATCH_RULES:
+            if fine(name) and wrong(values[name]):
+                errors[name] = message
+    return errors
 
 
 def validate(cfg: TrainConfig) -> None:
     """Check every field; the first bad one raises ConfigError with its name."""
-    _check_choice("preset", cfg.preset, tuple(PRESETS))
-    _check_choice("dataset", cfg.dataset, DATASET_NAMES)
-    _check_choice("optimizer", cfg.optimizer, OPTIMIZERS)
-    _check_float("learning_rate", cfg.learning_rate, 0.0, MAX_LR, low_open=True, high_open=False)
-    _check_float("momentum", cfg.momentum, 0.0, 1.0, low_open=False, high_open=True)
-    _check_int("epochs", cfg.epochs, 1, MAX_EPOCHS)
-    _check_int("batch_size", cfg.batch_size, 1, MAX_BATCH)
-    _check_int("hidden_units", cfg.hidden_units, 1, MAX_UNITS)
-    _check_choice("activation", cfg.activation, ACTIVATIONS)
-    _check_float("dropout", cfg.dropout, 0.0, 1.0, low_open=False, high_open=True)
-    _check_choice("loss", cfg.loss, LOSSES)
-    if cfg.limit is not None:
-        _check_int("limit", cfg.limit, 1, 100_000_000)
-    _check_float("val_split", cfg.val_split, 0.0, 1.0, low_open=False, high_open=True)
-    _check_int("seed", cfg.seed, 0, 2**32 - 1)
-    if not isinstance(cfg.jit, bool):
-        raise ConfigError("jit", f"must be on or off, got {cfg.jit!r}")
-    _check_choice("backend", cfg.backend, BACKENDS)
-    if cfg.preset == "scratch":
-        if cfg.optimizer != "sgd":
-            raise ConfigError("optimizer", "the scratch network trains with sgd only")
-        if cfg.activation not in ("sigmoid", "relu"):
-            raise ConfigError("activation", "the scratch network supports sigmoid and relu")
-        if cfg.dropout:
-            raise ConfigError("dropout", "the scratch network has no dropout")
-        if cfg.jit:
-            raise ConfigError("jit", "the scratch network is plain NumPy: XLA applies to the Keras presets")
-        if cfg.backend not in ("auto", "tensorflow"):
-            raise ConfigError("backend", "the scratch network is plain NumPy: backends apply to the Keras presets")
-    if cfg.data_path is not None and not str(cfg.data_path).strip():
-        raise ConfigError("data_path", "is empty")
+    errors = config_errors(cfg.to_dict())
+    if errors:
+        name, message = next(iter(errors.items()))
+        raise ConfigError(name, message)
 
 
 def resolve_backend(backend: str) -> str:
@@ -265,50 +233,9 @@ def check_against_data(cfg: TrainConfig, n_train: int) -> None:
         )
 
 
-_INT_FIELDS = {"epochs", "batch_size", "hidden_units", "limit", "seed"}
-_FLOAT_FIELDS = {"learning_rate", "momentum", "dropout", "val_split"}
-FIELD_NAMES = tuple(f.name for f in fields(TrainConfig))
-
-
 def parse_field(name: str, text: Any) -> Any:
     """Turn user text (CLI flag or form input) into a field value, with field-named errors."""
-    if name not in FIELD_NAMES:
-        raise ConfigError(name, "is not a config field")
-    if not isinstance(text, str):
-        return text
-    raw = text.strip()
-    if name in _INT_FIELDS:
-        if raw == "" and name == "limit":
-            return None
-        if raw == "":
-            raise ConfigError(name, "is empty")
-        try:
-            as_float = float(raw.replace("_", ""))
-        except ValueError:
-            raise ConfigError(name, f"must be a whole number, got {raw!r}") from None
-        if not math.isfinite(as_float):
-            raise ConfigError(name, f"must be a finite whole number, got {raw!r}")
-        if as_float != int(as_float):
-            raise ConfigError(name, f"must be a whole number, got {raw!r}")
-        return int(as_float)
-    if name in _FLOAT_FIELDS:
-        if raw == "":
-            raise ConfigError(name, "is empty")
-        try:
-            return float(raw)
-        except ValueError:
-            raise ConfigError(name, f"must be a number, got {raw!r}") from None
-    if name == "data_path":
-        return raw or None
-    if name == "jit":
-        flag = {"on": True, "true": True, "yes": True, "1": True, "off": False, "false": False, "no": False,
-                "0": False}.get(raw.lower())
-        if flag is None:
-            raise ConfigError(name, f"must be on or off, got {raw!r}")
-        return flag
-    if raw == "":
-        raise ConfigError(name, "is empty")
-    return raw.lower()
+    return get_field(name).parse(text)
 
 
 def config_from_mapping(values: Mapping[str, Any], base: TrainConfig | None = None) -> TrainConfig:

@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static, TabbedContent, TabPane
 
+from mnist_tui.render.charset import symbols
 from mnist_tui.render.explore import (
     ACTIVATION_RANGES,
     activation_curves,
@@ -31,7 +32,9 @@ from mnist_tui.render.explore import (
     softmax_stable,
     steps_per_epoch,
 )
-from mnist_tui.widgets.cached_plot import CachedPlot
+from mnist_tui.render.palette import ACTIVATIONS, BAR, RAW
+from mnist_tui.render.ticks import ticks_for_columns, ticks_for_rows
+from mnist_tui.widgets.cached_plot import CachedPlot, LegendEntry
 from mnist_tui.widgets.digit_art import art_mode
 
 NO_DATA = "No data yet: start a run (s) and the dataset it loads appears here."
@@ -66,25 +69,32 @@ class LabelChart(CachedPlot):
         plt.clear_data()
         self.bars = 0
         if self.counts is None:
-            plt.title("training labels per class (no data yet)")
+            self.set_header("training labels per class (no data yet)")
         else:
             labels = [str(k) for k in range(len(self.counts))]  # names would collide in 5 cells
-            plt.bar(labels, [int(c) for c in self.counts], color="cyan", width=0.6)
+            marker = "#" if self.symbols.ascii else "sd"  # plotext's bars are blocks ("sd")
+            plt.bar(labels, [int(c) for c in self.counts], color=self.colour(BAR), width=0.6, marker=marker)
             self.bars = len(labels)
             plt.yticks(count_ticks(int(self.counts.max())))
             total = int(self.counts.sum())
-            plt.title(f"training labels per class ({total} images; min {int(self.counts.min())}, "
-                      f"max {int(self.counts.max())})")
+            self.set_header(f"training labels per class ({total} images; min {int(self.counts.min())}, "
+                            f"max {int(self.counts.max())})")
         self.changed()
 
 
 class ActivationChart(CachedPlot):
-    """relu, sigmoid and tanh over [-r, r]; `[`/`]` change r to show saturation vs growth."""
+    """relu, sigmoid and tanh over [-r, r]; `[`/`]` change r to show saturation vs growth.
+
+    The legend is in the header, and without colour each curve has its own marker. Grey
+    guide lines at -1, 0 and 1 show where tanh and sigmoid level off, so the y ticks can be
+    evenly spaced rather than forced to include -1.
+    """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.range_index = ACTIVATION_RANGES.index(5.0)
         self.marker = "braille"
+        self.yticks: list[float] = []
 
     @property
     def x_range(self) -> tuple[float, float]:
@@ -110,13 +120,20 @@ class ActivationChart(CachedPlot):
         lo, hi = self.x_range
         xs = np.linspace(lo, hi, 201)
         curves = activation_curves(xs)
-        for name, color in (("relu", "orange"), ("sigmoid", "cyan"), ("tanh", "magenta")):
-            plt.plot(xs.tolist(), curves[name].tolist(), marker=self.marker, color=color, label=name)
+        names = ("relu", "sigmoid", "tanh")
+        markers = self.markers(len(names), self.marker)
+        self.set_header(f"activations on x ∈ [{lo:g}, {hi:g}]   ([ narrow · ] widen)",
+                        [LegendEntry(name, markers[i], ACTIVATIONS[name]) for i, name in enumerate(names)])
+        top = max(1.1, hi * 1.02)
+        for level in (-1.0, 0.0, 1.0):  # drawn first: the curves go over them
+            plt.hline(level, self.colour(RAW))
+        for i, name in enumerate(names):
+            plt.plot(xs.tolist(), curves[name].tolist(), marker=markers[i], color=self.colour(ACTIVATIONS[name]))
         plt.xlim(lo, hi)
-        plt.ylim(-1.1, max(1.1, hi * 1.02))
-        # Whole-number ticks, and always -1 and 0: where tanh and sigmoid/relu level off.
-        plt.yticks([-1, 0, 1] if hi <= 1.5 else sorted({-1, 0, *count_ticks(int(hi), 4)}))
-        plt.title(f"activations on x ∈ [{lo:g}, {hi:g}]   ([ narrow · ] widen)")
+        plt.ylim(-1.1, top)
+        self.yticks, labels = ticks_for_rows(-1.1, top, self.plot_rows)
+        plt.yticks(self.yticks, labels)
+        plt.xticks(*ticks_for_columns(lo, hi, self.plot_columns))
         self.changed()
 
 
@@ -254,6 +271,7 @@ class ExploreView(Vertical, can_focus=True):
         super().__init__(id=id)
         self.n_train: int | None = None
         self.facts: dict[str, Any] | None = None
+        self.symbols = symbols()
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="explore-tabs"):
@@ -266,7 +284,7 @@ class ExploreView(Vertical, can_focus=True):
                 yield SampleDigits(id="explore-samples")
             with TabPane("2 Activations", id=SECTIONS[1]):
                 yield ActivationChart(id="explore-activation-chart")
-                yield Static(softmax_text(), id="explore-softmax")
+                yield Static(self.symbols.rich(softmax_text()), id="explore-softmax")
             with TabPane("3 Batches", id=SECTIONS[2]):
                 yield Static(NO_DATA, id="explore-n")
                 with Horizontal(id="explore-batch-row"):
@@ -293,7 +311,7 @@ class ExploreView(Vertical, can_focus=True):
         facts = dataset_facts(x_train, y_train, x_test, y_test, num_classes=len(names))
         self.facts = facts
         self.n_train = len(x_train) if n_train is None else int(n_train)
-        self.query_one("#explore-facts", Static).update(facts_text(facts))
+        self.query_one("#explore-facts", Static).update(self.symbols.rich(facts_text(facts)))
         label = int(y_train[0])
         onehot = Text(f"y_train[0] = {names[label]}, in two forms:\n", style="dim")
         onehot.append(one_hot_text(label, len(names)), style="")
@@ -336,7 +354,7 @@ class ExploreView(Vertical, can_focus=True):
         return line
 
     def _update_steps(self) -> None:
-        self.query_one("#explore-steps", Static).update(self.steps_line())
+        self.query_one("#explore-steps", Static).update(self.symbols.text(self.steps_line()))
 
     # -- actions
     @property

@@ -15,10 +15,12 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from mnist_tui.render.bars import bar_string
+from mnist_tui.render.charset import UNICODE, Symbols, symbols
 from mnist_tui.widgets.confusion_grid import ConfusionGrid
 
 MAX_BAR = 30  # a longer bar adds no information, only a wall of colour
-GOOD, BELOW, BAD = "#2ea043", "#d29922", "#e5534b"  # at/above overall, below it, the hardest class
+# At/above overall, below it, the hardest class: green, yellow and bright red in 16 colours too.
+GOOD, BELOW, BAD = "#2ea043", "#d29922", "#e5534b"
 
 
 def _names(class_names: tuple[str, ...]) -> list[str]:
@@ -28,7 +30,8 @@ def _names(class_names: tuple[str, ...]) -> list[str]:
     return [f"{k} {name}"[:11] for k, name in enumerate(class_names)]
 
 
-def accuracy_table(matrix: np.ndarray, class_names: tuple[str, ...], width: int, *, plain: bool = False) -> Text:
+def accuracy_table(matrix: np.ndarray, class_names: tuple[str, ...], width: int, *, plain: bool = False,
+                   sym: Symbols = UNICODE) -> Text:
     """Overall accuracy, then one row per class: name, eighth-block bar, accuracy %, correct/total.
 
     The correct/total column is dropped when ``width`` leaves the bar under 5 cells (80×24 with
@@ -37,7 +40,7 @@ def accuracy_table(matrix: np.ndarray, class_names: tuple[str, ...], width: int,
     m = np.asarray(matrix, dtype=np.int64)
     totals = m.sum(axis=1)
     correct = np.diag(m)
-    names = _names(class_names)
+    names = [sym.text(n) for n in _names(class_names)]
     name_w = max(len(n) for n in names)
     count_w = len(str(int(totals.max()))) if len(totals) else 1
     fixed = name_w + 1 + 1 + 6  # name, space, space, "100.0%"
@@ -55,14 +58,14 @@ def accuracy_table(matrix: np.ndarray, class_names: tuple[str, ...], width: int,
         text.append(f"{overall:.1%}", style="bold")
         text.append(f"  ({int(correct.sum())}/{all_total})", style="dim")
     else:
-        text.append("—")
+        text.append(sym.text("—"))
     text.append("\n\n")
-    text.append("per-class accuracy" + (" · correct/total" if counts else ""), style="dim")
+    text.append("per-class accuracy" + (f" {sym.dot} correct/total" if counts else ""), style="dim")
     for k, name in enumerate(names):
         text.append("\n")
         text.append(f"{name:>{name_w}} ")
         if totals[k] == 0:
-            text.append(" " * bar_w + "      —")
+            text.append(" " * bar_w + "      " + sym.text("—"))
             continue
         a = float(acc[k])
         is_worst = k == worst and a < 1.0
@@ -70,7 +73,7 @@ def accuracy_table(matrix: np.ndarray, class_names: tuple[str, ...], width: int,
             style = "bold" if is_worst else ""
         else:
             style = BAD if is_worst else GOOD if a >= overall else BELOW
-        text.append(bar_string(a, bar_w), style=style)
+        text.append(bar_string(a, bar_w, sym), style=style)
         text.append(f" {a * 100:5.1f}%", style="bold" if is_worst else "")
         if counts:
             text.append(f" {int(correct[k]):>{count_w}}/{int(totals[k]):<{count_w}}", style="dim")
@@ -80,19 +83,20 @@ def accuracy_table(matrix: np.ndarray, class_names: tuple[str, ...], width: int,
     return text
 
 
-def cell_text(matrix: np.ndarray, class_names: tuple[str, ...], true_cls: int, pred_cls: int) -> Text:
+def cell_text(matrix: np.ndarray, class_names: tuple[str, ...], true_cls: int, pred_cls: int,
+              sym: Symbols = UNICODE) -> Text:
     """What the highlighted cell means, in words, and what Enter does with it."""
     m = np.asarray(matrix)
     count = int(m[true_cls, pred_cls])
     total = int(m[true_cls].sum())
-    t, p = class_names[true_cls], class_names[pred_cls]
+    t, p = sym.text(class_names[true_cls]), sym.text(class_names[pred_cls])
     text = Text()
-    text.append(f"true {t} → predicted {p}: {count}", style="bold")
+    text.append(f"true {t} {sym.right} predicted {p}: {count}", style="bold")
     text.append("\n")
     if total:
         text.append(f"{count / total:.1%} of the {total} {t}s" + (" (right)" if true_cls == pred_cls else ""))
         text.append("\n")
-    text.append("↵ show them in the viewer" if count else "no digits in this cell", style="dim")
+    text.append(sym.text("↵ show them in the viewer") if count else "no digits in this cell", style="dim")
     return text
 
 
@@ -114,6 +118,12 @@ class InspectView(Horizontal):
     }
     InspectView ConfusionGrid:focus {
         border: round $accent;
+    }
+    InspectView.-ascii ConfusionGrid {
+        border: ascii $panel;  /* a round border is box drawing */
+    }
+    InspectView.-ascii ConfusionGrid:focus {
+        border: ascii $accent;
     }
     InspectView #inspect-cell {
         width: 100%;
@@ -140,6 +150,8 @@ class InspectView(Horizontal):
         self.class_names: tuple[str, ...] = tuple(str(i) for i in range(10))
         self.title = ""
         self._stale = False
+        self.symbols = symbols()
+        self.set_class(self.symbols.ascii, "-ascii")
 
     def compose(self) -> ComposeResult:
         with Vertical(id="inspect-left"):
@@ -152,7 +164,8 @@ class InspectView(Horizontal):
     def on_mount(self) -> None:
         grid = self.grid
         grid.border_title = "confusion matrix"
-        grid.border_subtitle = "rows true · cols predicted"
+        grid.border_subtitle = f"rows true {self.symbols.dot} cols predicted"
+
         if self.matrix is None:
             self.clear("No predictions yet: they arrive after the first epoch, or load a model.")
 
@@ -183,7 +196,7 @@ class InspectView(Horizontal):
             return
         self._stale = False
         self.grid.show(self.matrix, self.class_names)
-        self.query_one("#inspect-title", Static).update(Text(self.title, style="italic"))
+        self.query_one("#inspect-title", Static).update(Text(self.symbols.text(self.title), style="italic"))
         self.query_one(ClassAccuracy).show(self.matrix, self.class_names)
         self._describe_cell()
 
@@ -191,15 +204,16 @@ class InspectView(Horizontal):
         self._stale = False
         self.matrix = None
         self.title = ""
-        self.grid.clear("—")
-        self.query_one("#inspect-title", Static).update(message)
+        self.grid.clear(self.symbols.text("—"))
+        self.query_one("#inspect-title", Static).update(self.symbols.text(message))
         self.query_one(ClassAccuracy).show(None, self.class_names)
         self.query_one("#inspect-cell", Static).update("")
 
     def _describe_cell(self) -> None:
         if self.matrix is not None:
             t, p = self.grid.cursor
-            self.query_one("#inspect-cell", Static).update(cell_text(self.matrix, self.class_names, t, p))
+            self.query_one("#inspect-cell", Static).update(cell_text(self.matrix, self.class_names, t, p,
+                                                                     self.symbols))
 
     def on_confusion_grid_cursor_moved(self, event: ConfusionGrid.CursorMoved) -> None:
         event.stop()  # only this view cares; CellSelected, by contrast, bubbles on to the app
@@ -223,4 +237,4 @@ class ClassAccuracy(Static):
         if self.matrix is None:
             return Text("")
         return accuracy_table(self.matrix, self.class_names, max(self.size.width, 20),
-                              plain=bool(os.environ.get("NO_COLOR")))
+                              plain=bool(os.environ.get("NO_COLOR")), sym=symbols())

@@ -4,7 +4,8 @@ Each cell's shade is its share of its row (so rare classes compare fairly with c
 green on the diagonal (right), red off it (wrong). Off-diagonal shares are scaled so the
 worst confusion anywhere is full red, because a 1 % confusion would otherwise be invisible
 next to a 99 % diagonal. Without colour (NO_COLOR) the counts are plain, the
-diagonal bold and the cursor reversed.
+diagonal bold and the cursor reversed. In ASCII mode (``render.charset``) the rule is ``|``
+and empty cells are ``.``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from textual.color import Color
 from textual.message import Message
 from textual.widget import Widget
 
+from mnist_tui.render.charset import symbols
+from mnist_tui.render.palette import AXIS
+
 RIGHT = Color(46, 160, 67)  # green: correct predictions
 WRONG = Color(218, 54, 51)  # red: confusions
 LABEL_W = 4  # row label: "{k:>2} │"
@@ -27,6 +31,14 @@ LABEL_W = 4  # row label: "{k:>2} │"
 
 def no_color() -> bool:
     return bool(os.environ.get("NO_COLOR"))
+
+
+def _app_no_color(widget: Widget) -> bool:
+    """Textual's own reading of NO_COLOR (it takes the variable in), else the environment."""
+    try:
+        return bool(widget.app.no_color) or no_color()
+    except Exception:  # not in an app
+        return no_color()
 
 
 class ConfusionGrid(Widget, can_focus=True):
@@ -79,6 +91,7 @@ class ConfusionGrid(Widget, can_focus=True):
         self.class_names: tuple[str, ...] = tuple(str(i) for i in range(10))
         self.cursor: tuple[int, int] = (0, 0)
         self.message = "no confusion matrix yet"
+        self.symbols = symbols()
 
     # -- data
     def show(self, matrix: np.ndarray, class_names: tuple[str, ...] | list[str]) -> None:
@@ -139,25 +152,26 @@ class ConfusionGrid(Widget, can_focus=True):
         m = self.matrix
         n = m.shape[0]
         w = self.cell_width
-        plain = no_color()
+        plain = _app_no_color(self)
+        sym = self.symbols
         base = self.background_colors[1]
         ct, cp = self.cursor
         cursor_style = Style(reverse=True, bold=True) if self.has_focus else Style(underline=True, bold=True)
-        axis = Style(bold=True) if plain else Style(bold=True, color="cyan")
+        axis = Style(bold=True) if plain else Style(bold=True, color=AXIS)
         shares = self.shares(m)
         off = shares[~np.eye(n, dtype=bool)]
         worst = float(off.max()) if off.size and off.max() > 0 else 1.0
         text = Text(no_wrap=True, overflow="crop")
-        text.append("t╲p".ljust(LABEL_W), style="dim")
+        text.append(sym.corner.ljust(LABEL_W), style="dim")
         for p in range(n):
             text.append(f"{p:>{w}}", style=axis if p == cp else Style(dim=True))
         for t in range(n):
             text.append("\n")
             text.append(f"{t:>2} ", style=axis if t == ct else Style(dim=True))
-            text.append("│", style="dim")
+            text.append(sym.vbar, style="dim")
             for p in range(n):
                 count = int(m[t, p])
-                cell = f"{count:>{w}}" if count else f"{'·':>{w}}"
+                cell = f"{count:>{w}}" if count else f"{sym.empty_cell:>{w}}"
                 if plain:
                     style = Style(bold=True) if t == p else Style(dim=count == 0)
                 else:

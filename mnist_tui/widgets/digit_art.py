@@ -1,4 +1,4 @@
-"""A test digit drawn as text art (half blocks, or an ASCII ramp when colour is off)."""
+"""A test digit drawn as text art (half blocks, or an ASCII ramp without colour or Unicode)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import os
 import numpy as np
 from textual.widgets import Static
 
+from mnist_tui.render.charset import symbols
 from mnist_tui.render.digits import digit_text
 
 
 def art_mode() -> str:
-    """ASCII when the user asked for no colour: grey levels would vanish otherwise."""
-    return "ascii" if os.environ.get("NO_COLOR") else "halfblock"
+    """ASCII when the user asked for no colour (grey levels would vanish) or the terminal
+    cannot show half blocks (a non-UTF-8 locale, ``--ascii``)."""
+    return "ascii" if os.environ.get("NO_COLOR") else symbols().digit_mode
 
 
 class DigitArt(Static):

@@ -6,6 +6,12 @@ time also comes out of the training thread's share of the GIL. This widget keeps
 (key in bold, description beside it, disabled ones dim, the command palette key on the right)
 but is a single widget: it re-renders only when the visible bindings actually change, and a
 render is one line of text. Clicking an entry presses its key, as with ``Footer``.
+
+When the entries do not fit (80 or 100 columns), whole entries are dropped, lowest priority
+first (the focused view's keys come first, then the app's in BINDINGS order); ``?`` (help)
+and ``q`` are always kept, and help says how many are hidden: everything is still in the
+help panel and the command palette. An entry is never cut mid-word. In a text field, where
+the letter keys type, the bar shows how to leave the field instead.
 """
 
 from __future__ import annotations
@@ -18,12 +24,18 @@ from textual import events
 from textual.screen import Screen
 from textual.widget import Widget
 
+from mnist_tui.render.charset import symbols
+
+PINNED = ("app.help", "app.quit")  # binding ids kept whatever the width
+LEAVE_FIELD = ("form.leave", "explore.leave")  # shown (though show=False) when the focus types letters
+
 
 class KeyEntry(NamedTuple):
     key: str  # the key to simulate on click
     display: str  # how the key is shown (e.g. "^p", "←")
     description: str
     enabled: bool
+    id: str | None = None  # the binding's id, for the entries that are always kept
 
 
 class KeyBar(Widget, can_focus=False):
@@ -48,6 +60,8 @@ class KeyBar(Widget, can_focus=False):
         self.entries: tuple[KeyEntry, ...] = ()
         self.palette: KeyEntry | None = None
         self._spans: list[tuple[int, int, KeyEntry]] = []  # (start, end, entry) columns, for clicks
+        self.shown: tuple[KeyEntry, ...] = ()  # what the last render fitted in
+        self.symbols = symbols()
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -69,17 +83,43 @@ class KeyBar(Widget, can_focus=False):
         app = self.app
         seen: set[str] = set()
         entries: list[KeyEntry] = []
+        leave: KeyEntry | None = None
         palette: KeyEntry | None = None
+        text = self.symbols.text
         for key, active in screen.active_bindings.items():
             binding = active.binding
+            entry = KeyEntry(key, text(app.get_key_display(binding)), text(binding.description), active.enabled,
+                             binding.id)
             if app.ENABLE_COMMAND_PALETTE and key == app.COMMAND_PALETTE_BINDING:
-                palette = KeyEntry(key, app.get_key_display(binding), binding.description, active.enabled)
+                palette = entry
                 continue
+            if binding.id in LEAVE_FIELD and leave is None:
+                leave = entry
             if not binding.show or binding.action in seen:
                 continue
             seen.add(binding.action)
-            entries.append(KeyEntry(key, app.get_key_display(binding), binding.description, active.enabled))
+            entries.append(entry)
+        if leave is not None and not any(e.id == "app.help" for e in entries):
+            entries.insert(0, leave)  # a text field has the letters (and ?): say how to get them back
         return tuple(entries), palette
+
+    @staticmethod
+    def cells(entry: KeyEntry) -> int:
+        return len(entry.display) + len(entry.description) + 3  # " key description "
+
+    def fit(self, room: int) -> tuple[list[KeyEntry], int]:
+        """The entries that fit in ``room`` cells, whole, and how many were left out. Pinned
+        ones first, then by priority (their order); help's "(+n)" is counted in."""
+        entries = list(self.entries)
+        if sum(map(self.cells, entries)) <= room:
+            return entries, 0
+        keep = {i for i, e in enumerate(entries) if e.id in PINNED}
+        used = sum(self.cells(entries[i]) for i in keep) + len(" (+99)")
+        for i, entry in enumerate(entries):
+            if i not in keep and used + self.cells(entry) <= room:
+                keep.add(i)
+                used += self.cells(entry)
+        return [e for i, e in enumerate(entries) if i in keep], len(entries) - len(keep)
 
     def render(self) -> Text:
         key_style = self.get_component_rich_style("key-bar--key")
@@ -93,14 +133,17 @@ class KeyBar(Widget, can_focus=False):
         dim = Style(dim=True)
         text = Text(no_wrap=True, overflow="crop", end="")
         spans: list[tuple[int, int, KeyEntry]] = []
-        for entry in self.entries:
+        shown, hidden = self.fit(room)
+        for entry in shown:
             start = len(text)
             extra = Style() if entry.enabled else dim
+            description = entry.description + (f" (+{hidden})" if hidden and entry.id == "app.help" else "")
             text.append(f" {entry.display} ", key_style + extra)
-            text.append(f"{entry.description} ", desc_style + extra)
+            text.append(f"{description} ", desc_style + extra)
             spans.append((start, min(len(text), room), entry))
-        text.truncate(room)
+        text.truncate(room)  # only when even the pinned entries do not fit (below 80 columns)
         spans = [span for span in spans if span[0] < span[1]]
+        self.shown = tuple(shown)
         if label and width >= len(label):
             text.append(" " * (width - len(text) - len(label)))
             spans.append((len(text), width, self.palette))  # type: ignore[arg-type]

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import numpy as np
+from textual import events
 
-from mnist_tui.render.series import Series, nice_ticks
-from mnist_tui.widgets.cached_plot import CachedPlot
+from mnist_tui.render.palette import ACCURACY, LOSS, RAW
+from mnist_tui.render.series import Series
+from mnist_tui.render.ticks import ticks_for_columns, ticks_for_rows
+from mnist_tui.widgets.cached_plot import CachedPlot, LegendEntry
 
 MARKERS = ("braille", "hd", "dot")
 
 
 class BatchChart(CachedPlot):
     """Plots a ``Series`` reduced to about twice the pane width, whatever its length:
-    the raw per-batch values in gray, a centred moving average over them in colour.
+    the raw per-batch values in grey, a centred moving average over them in colour. The
+    header names both with their markers (told apart by marker too when there is no colour),
+    and the axes carry evenly spaced 1/2/5 ticks.
 
     Drawing is pure Python holding the GIL, so the app calls ``redraw`` a few times a
     second at most and never for a hidden chart.
@@ -26,10 +31,15 @@ class BatchChart(CachedPlot):
         self.marker = MARKERS[0]
         self.points_plotted = 0
         self.boundaries: list[int] = []
+        self.yticks: list[float] = []
+        self.xticks: list[float] = []
 
     def on_mount(self) -> None:
         super().on_mount()
         self.redraw()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.redraw()  # how many ticks fit depends on the size
 
     def set_series(self, series: Series | None, boundaries: list[int] | None = None) -> None:
         self.series = series
@@ -39,23 +49,42 @@ class BatchChart(CachedPlot):
     def redraw(self) -> None:
         plt = self.plt
         plt.clear_data()
-        plt.title(self.title)
         plt.xlabel("batch")
         n = len(self.series) if self.series is not None else 0
+        raw_marker, smooth_marker = self.markers(2, self.marker)
+        colour = ACCURACY if self.percent else LOSS
+        self.set_header(self.title, [LegendEntry("raw", raw_marker, RAW),
+                                     LegendEntry("smoothed", smooth_marker, colour)])
         self.points_plotted = 0
+        self.yticks, self.xticks = [], []
         if self.series is not None and n:
             buckets = max(10, 2 * max(self.size.width - 10, 10))
             scale = 100.0 if self.percent else 1.0
             xs, ys, ye = self.series.chart_points(buckets, max(5, n // 40))
-            xe = xs
-            plt.plot(xs.tolist(), (ys * scale).tolist(), marker=self.marker, color="gray")
-            plt.plot(xe.tolist(), (ye * scale).tolist(), marker=self.marker,
-                     color="cyan" if not self.percent else "green")
-            if self.percent:
-                plt.ylim(max(0.0, float(np.nanmin(ys)) * scale), 100.0)
-            plt.xticks(nice_ticks(n))
-            self.points_plotted = len(xs) + len(xe)
+            ys, ye = ys * scale, ye * scale
+            plt.plot(xs.tolist(), ys.tolist(), marker=raw_marker, color=self.colour(RAW))
+            plt.plot(xs.tolist(), ye.tolist(), marker=smooth_marker, color=self.colour(colour))
+            self._axes(xs, np.concatenate([ys, ye]), n)
+            self.points_plotted = 2 * len(xs)
         else:
             plt.xlim(0, 1)
-        plt.title(self.title)
         self.changed()
+
+    def _axes(self, xs: np.ndarray, ys: np.ndarray, n: int) -> None:
+        """Limits from the data, and ticks of our own: plotext's skip labels (see render.ticks)."""
+        plt = self.plt
+        finite = ys[np.isfinite(ys)]
+        if finite.size:
+            lo, hi = float(finite.min()), float(finite.max())
+            if self.percent:
+                lo, hi = max(0.0, lo), 100.0
+            if hi > lo:
+                plt.ylim(lo, hi)
+                ticks, labels = ticks_for_rows(lo, hi, self.plot_rows)
+                plt.yticks(ticks, labels)
+                self.yticks = ticks
+        if n > 1:
+            plt.xlim(1, n)
+        ticks, labels = ticks_for_columns(1, max(n, 1), self.plot_columns, integer=True)
+        plt.xticks(ticks, labels)
+        self.xticks = ticks

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from mnist_tui.render.bars import probability_bars
+from mnist_tui.render.charset import symbols
 
 
 class ProbHistogram(Widget):
@@ -21,6 +22,7 @@ class ProbHistogram(Widget):
         self.probs: np.ndarray | None = None
         self.true_label: int | None = None
         self.class_names: tuple[str, ...] = tuple(str(i) for i in range(10))
+        self.symbols = symbols()
 
     def show(self, probs: np.ndarray | None, true_label: int | None, class_names: tuple[str, ...]) -> None:
         self.probs = probs
@@ -28,12 +30,20 @@ class ProbHistogram(Widget):
         self.class_names = class_names
         self.refresh()
 
+    @property
+    def monochrome(self) -> bool:
+        try:
+            return bool(self.app.no_color)
+        except Exception:  # not in an app
+            return bool(os.environ.get("NO_COLOR"))
+
     def render(self) -> Text:
         title = Text("softmax output", style="bold", no_wrap=True, overflow="crop")
         if self.probs is None:
             title.append("  (no predictions yet: they come at the end of the first epoch)", style="dim")
         title.append("\n")
         # Without colour, red means nothing: the predicted row is bold and the rest plain.
-        styles = {"bar_style": "", "predicted_style": "bold"} if os.environ.get("NO_COLOR") else {}
-        title.append_text(probability_bars(self.probs, self.true_label, self.class_names, self.size.width, **styles))
+        styles = {"bar_style": "", "predicted_style": "bold", "true_style": "bold"} if self.monochrome else {}
+        title.append_text(probability_bars(self.probs, self.true_label, self.class_names, self.size.width,
+                                           sym=self.symbols, **styles))
         return title

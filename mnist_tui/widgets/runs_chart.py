@@ -12,16 +12,20 @@ from typing import Any
 import numpy as np
 from textual import events
 
+from mnist_tui.render.palette import SERIES
 from mnist_tui.render.series import reduce, smooth
+from mnist_tui.render.ticks import ticks_for_columns, ticks_for_rows
 from mnist_tui.runs.store import epoch_positions
-from mnist_tui.widgets.cached_plot import CachedPlot
+from mnist_tui.widgets.cached_plot import CachedPlot, LegendEntry
 
-PALETTE = ("cyan+", "orange+", "green+", "magenta+", "blue+", "red+", "yellow", "gray+")
+PALETTE = SERIES  # eight colours that stay eight different ANSI colours in a 16-colour terminal
 METRICS = {"loss": ("batch_loss", 1.0), "accuracy": ("batch_accuracy", 100.0)}
 
 
 class RunsChart(CachedPlot):
-    """Overlays runs given as ``(run id, read_metrics(...)["batches"])`` pairs."""
+    """Overlays runs given as ``(run id, read_metrics(...)["batches"])`` pairs. The legend
+    (run ids, each with its colour and marker) is in the header, never over a curve; without
+    colour every run has its own marker."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -52,7 +56,7 @@ class RunsChart(CachedPlot):
         column, scale = METRICS[self.metric]
         self.plotted_ids, self.x_ranges = [], {}
         buckets = max(10, 2 * max(self.size.width - 10, 10))
-        low = np.inf
+        curves: list[tuple[str, np.ndarray, np.ndarray]] = []
         for rid, batches in self.runs:
             x, y = epoch_positions(batches), batches.get(column, np.empty(0)) * scale
             keep = np.isfinite(x)
@@ -62,18 +66,33 @@ class RunsChart(CachedPlot):
             _, xr = reduce(x, buckets, "mean")
             _, yr = reduce(smooth(y, max(5, len(y) // 40)), buckets, "mean")
             ok = np.isfinite(xr) & np.isfinite(yr)
-            color = PALETTE[len(self.plotted_ids) % len(PALETTE)]
-            plt.plot(xr[ok].tolist(), yr[ok].tolist(), marker=self.marker, color=color, label=rid)
-            low = min(low, float(np.nanmin(yr[ok])))
-            self.plotted_ids.append(rid)
-            self.x_ranges[rid] = (float(xr[ok][0]), float(xr[ok][-1]))
-        if self.plotted_ids:
+            curves.append((rid, xr[ok], yr[ok]))
+        markers = self.markers(len(curves), self.marker)
+        legend = [LegendEntry(rid, markers[i], PALETTE[i % len(PALETTE)]) for i, (rid, _, _) in enumerate(curves)]
+        if curves:
             what = "loss" if self.metric == "loss" else "accuracy %"
-            plt.title(f"{what} per batch, smoothed (a: {'accuracy' if self.metric == 'loss' else 'loss'})")
-            if self.metric == "accuracy":
-                plt.ylim(max(0.0, low), 100.0)
+            self.set_header(f"{what} per batch, smoothed (a: {'accuracy' if self.metric == 'loss' else 'loss'})",
+                            legend)
         else:
-            plt.title("space: select runs · o: overlay them here")
+            self.set_header("space: select runs · o: overlay them here")
+        for i, (rid, xr, yr) in enumerate(curves):
+            plt.plot(xr.tolist(), yr.tolist(), marker=markers[i], color=self.colour(PALETTE[i % len(PALETTE)]))
+            self.plotted_ids.append(rid)
+            self.x_ranges[rid] = (float(xr[0]), float(xr[-1]))
+        if curves:
+            lo = min(float(yr.min()) for _, _, yr in curves)
+            hi = max(float(yr.max()) for _, _, yr in curves)
+            if self.metric == "accuracy":
+                lo, hi = max(0.0, lo), 100.0
+            if hi > lo:
+                plt.ylim(lo, hi)
+                plt.yticks(*ticks_for_rows(lo, hi, self.plot_rows))
+            x0 = min(r[0] for r in self.x_ranges.values())
+            x1 = max(r[1] for r in self.x_ranges.values())
+            if x1 > x0:
+                plt.xlim(x0, x1)
+                plt.xticks(*ticks_for_columns(x0, x1, self.plot_columns))
+        else:
             plt.xlim(0, 1)
         plt.xlabel("epoch")
         self.changed()

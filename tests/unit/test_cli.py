@@ -130,7 +130,7 @@ def test_train_scratch_writes_npz(real_data_dir: Path, tmp_path: Path) -> None:
     (["train", "--epochs", "abc"], "--epochs: must be a whole number"),
     (["train", "--lr", "nan"], "--lr: must be a finite number"),
     (["train", "--model", "resnet"], "--model: unknown preset 'resnet'"),
-    (["train", "--dropout", "1.5"], "--dropout: must be in [0, 1)"),
+    (["train", "--dropout", "1.5"], "--dropout: too large (must be below 1)"),
     (["train", "--model", "scratch", "--optimizer", "adam"], "--optimizer: the scratch network trains with sgd"),
     (["train", "--log-every", "-1"], "--log-every: must be 0 or more"),
     (["train", "--log-every", "x"], "invalid int value"),
