@@ -42,6 +42,7 @@ from mnist_tui.events import (
 )
 from mnist_tui.history import RunHistory
 from mnist_tui.messages import ConfigChanged, EngineEvent, EventBridge, TrainingProgress
+from mnist_tui.render.charset import symbols
 from mnist_tui.runs.rundir import CHECKPOINT, RunStoreError, default_runs_dir
 from mnist_tui.runs.source import ProcessRunSource, RunSource
 from mnist_tui.screens.confirm import Choice, ChoiceScreen, ConfirmScreen
@@ -107,7 +108,7 @@ class MnistApp(App[int]):
         Binding("a", "viewer('filter', -1)", "All classes", id="viewer.all"),
         *[Binding(str(d), f"viewer('filter', {d})", f"Only {d}s", id=f"viewer.only_{d}", show=False)
           for d in range(10)],
-        Binding("left_square_bracket", "epoch(-1)", "Epoch −1", id="epochs.prev", show=False),
+        Binding("left_square_bracket", "epoch(-1)", "Epoch -1", id="epochs.prev", show=False),
         Binding("right_square_bracket", "epoch(1)", "Epoch +1", id="epochs.next", show=False),
         Binding("s", "start", "Start", id="run.start"),
         Binding("p", "pause", "Pause/Resume", id="run.pause"),
@@ -146,6 +147,7 @@ class MnistApp(App[int]):
         self.source = source
         self.session = RunSession(source, self.history, EventBridge(self.post_message))
         self.seed = seed
+        self.sym = symbols()
         self.view_epoch: int | None = None  # the epoch Viewer and Inspect show; None: the latest
         self.predictor_label = ""
         self.announced: RunFinished | None = None
@@ -211,6 +213,10 @@ class MnistApp(App[int]):
         self._install_signal_handlers()
         self._check_size(self.size.width, self.size.height)
 
+    def notify(self, message: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        """Every notification in the charset the terminal can show (``…``, ``×`` in ASCII)."""
+        super().notify(self.sym.text(message), *args, **kwargs)
+
     def on_resize(self, event: events.Resize) -> None:
         self._check_size(event.size.width, event.size.height)
 
@@ -219,9 +225,9 @@ class MnistApp(App[int]):
         notice = self.query_one("#too-small", Static)
         notice.display = small
         if small:
-            notice.update(f"Terminal too small: {width}×{height}.\nmnist-tui needs at least "
-                          f"{MIN_SIZE[0]}×{MIN_SIZE[1]}.\nEnlarge the window; training carries on meanwhile."
-                          "\n\nq quits")
+            notice.update(self.sym.text(f"Terminal too small: {width}×{height}.\nmnist-tui needs at least "
+                                        f"{MIN_SIZE[0]}×{MIN_SIZE[1]}.\nEnlarge the window; training carries on"
+                                        " meanwhile.\n\nq quits"))
 
     def _install_signal_handlers(self) -> None:
         """SIGHUP (a closed terminal, an SSH drop) and SIGTERM (kill, textual-serve closing a

@@ -8,7 +8,6 @@ on bigger terminals.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import numpy as np
@@ -18,8 +17,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
+from mnist_tui.render import palette
+from mnist_tui.render.charset import symbols
 from mnist_tui.render.digits import digit_text
 from mnist_tui.render.preprocess import centre_of_mass, mnist_preprocess
+from mnist_tui.widgets.digit_art import art_mode
 from mnist_tui.widgets.draw_canvas import DEFAULT_RADIUS, DrawCanvas
 from mnist_tui.widgets.prob_histogram import ProbHistogram
 
@@ -92,12 +94,13 @@ class DrawView(Horizontal):
         self.processed = np.zeros((28, 28), dtype=np.uint8)
         self.probs: np.ndarray | None = None
         self.error = ""
-        self.mode = "ascii" if os.environ.get("NO_COLOR") else "halfblock"
+        self.mode = art_mode()
+        self.sym = symbols()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="draw-left"):
             yield DrawCanvas(id="draw-canvas")
-            yield Static(HELP.format(radius=DEFAULT_RADIUS), id="draw-help")
+            yield Static(self.sym.text(HELP.format(radius=DEFAULT_RADIUS)), id="draw-help")
         with Vertical(id="draw-middle"):
             yield Static("model input (MNIST-style)", id="draw-preview-title")
             yield Static(id="draw-preview")
@@ -153,7 +156,7 @@ class DrawView(Horizontal):
     @on(DrawCanvas.BrushChanged)
     def _brush_changed(self, message: DrawCanvas.BrushChanged) -> None:
         message.stop()
-        self.query_one("#draw-help", Static).update(HELP.format(radius=message.radius), layout=False)
+        self.query_one("#draw-help", Static).update(self.sym.text(HELP.format(radius=message.radius)), layout=False)
 
     # -- drawing
     def _show(self) -> None:
@@ -172,7 +175,7 @@ class DrawView(Horizontal):
         if self.predict is None:
             line.append(NO_MODEL, style="dim")
         elif self.error:
-            line.append(f"model failed: {self.error}", style="bold red")
+            line.append(f"model failed: {self.error}", style=f"bold {palette.WRONG}")
         elif empty or self.probs is None:
             digits = all(name == str(k) for k, name in enumerate(self.class_names))
             line.append("draw a digit to classify it" if digits else "draw an item of clothing to classify it",
@@ -180,11 +183,11 @@ class DrawView(Horizontal):
         else:
             k = int(np.argmax(self.probs))
             line.append("predicted ")
-            line.append(names[k], style="bold red")
+            line.append(names[k], style=f"bold {palette.PREDICTED}")
             line.append(f" ({100 * self.probs[k]:.0f} %)")
         if self.model_label:
             line.append(f"\n{self.model_label}", style="dim")
         if not empty:
             cy, cx = centre_of_mass(self.processed)
             line.append(f"\ncentre of mass {cy:.1f}, {cx:.1f}", style="dim")
-        return line
+        return self.sym.rich(line)

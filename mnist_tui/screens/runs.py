@@ -25,6 +25,8 @@ from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from mnist_tui.render import palette
+from mnist_tui.render.charset import symbols
 from mnist_tui.runs import store
 from mnist_tui.runs.rundir import LOG, RunStoreError
 from mnist_tui.runs.store import RunInfo
@@ -34,7 +36,7 @@ from mnist_tui.widgets.runs_chart import RunsChart
 
 # (column key, header label, store sort key or None)
 COLUMNS = (  # the id first and whole: runs of the same minute differ only at its end
-    ("sel", "✓", None),
+    ("sel", symbols().check, None),
     ("id", "id", "id"),
     ("status", "status", "status"),
     ("preset", "preset", "preset"),
@@ -48,9 +50,10 @@ COLUMNS = (  # the id first and whole: runs of the same minute differ only at it
     ("duration", "time", "duration"),
 )  # no "started" column: the id is the start time (S still sorts by it)
 SORT_CYCLE = ("started", "accuracy", "duration", "preset")  # S from the default goes to accuracy
-STATUS_STYLE = {"done": "green", "stopped": "yellow", "failed": "red", "running": "cyan bold",
-                "incomplete": "magenta"}
-SELECTED = "✓"
+STATUS_STYLE = {"done": palette.TRUE, "stopped": palette.VAL, "failed": palette.WRONG,
+                "running": f"{palette.TRAIN} bold", "incomplete": palette.ACTIVATIONS["tanh"]}
+SYM = symbols()
+SELECTED = SYM.check
 BACKEND_SHORT = {"tensorflow": "tf"}  # every column must fit 110 cells beside a whole id
 PARTIAL_SECONDS = 0.25  # while a big store is read, show what has been read this often
 
@@ -266,7 +269,7 @@ class RunsView(Vertical, can_focus=True):
         for key, label, sort in COLUMNS:
             if sort == self.sort_key:
                 descending = store.SORTS[sort][1] if self.sort_descending is None else self.sort_descending
-                label += " ▼" if descending else " ▲"
+                label += f" {SYM.down}" if descending else f" {SYM.up}"
             column = table.columns[ColumnKey(key)]
             column.label = Text(label)
             column.content_width = max(column.content_width, len(label))
@@ -307,7 +310,7 @@ class RunsView(Vertical, can_focus=True):
                 what += " · R resumes"
             text = (f"{run.id}: {run.status}{reason} · test acc {acc} · {model} · {what}"
                     f" · {len(self.selected)} selected · sort {self.sort_key}")
-        self.query_one("#runs-detail", Static).update(Text(safe(text), no_wrap=True, overflow="ellipsis"))
+        self.query_one("#runs-detail", Static).update(Text(SYM.text(safe(text)), no_wrap=True, overflow="ellipsis"))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_detail()

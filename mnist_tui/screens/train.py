@@ -14,7 +14,7 @@ class TrainView(Vertical):
     def compose(self) -> ComposeResult:
         yield TrainStatus(id="train-status")
         with Grid(id="charts"):
-            yield BatchChart("loss per batch (gray) · smoothed", id="chart-loss")
-            yield BatchChart("accuracy % per batch (gray) · smoothed", percent=True, id="chart-acc")
+            yield BatchChart("loss per batch", id="chart-loss")
+            yield BatchChart("accuracy % per batch", percent=True, id="chart-acc")
             yield EpochChart("loss", id="chart-epoch-loss")
             yield EpochChart("accuracy", id="chart-epoch-acc")

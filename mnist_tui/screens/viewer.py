@@ -11,6 +11,8 @@ from textual.widgets import Static
 
 from mnist_tui.events import Predictions
 from mnist_tui.history import RunHistory
+from mnist_tui.render import palette
+from mnist_tui.render.charset import symbols
 from mnist_tui.render.navigation import DigitNavigator
 from mnist_tui.widgets.digit_art import DigitArt
 from mnist_tui.widgets.prob_histogram import ProbHistogram
@@ -29,6 +31,7 @@ class ViewerView(Vertical):
         self._data_id = 0
         self._pred_epoch = -1
         self._drawn: tuple[object, ...] | None = None
+        self.sym = symbols()
 
     def compose(self) -> ComposeResult:
         yield Static("", id="viewer-info")
@@ -112,7 +115,8 @@ class ViewerView(Vertical):
             pred = int(np.argmax(p))
             ok = pred == true
             line.append(f"  predicted {names[pred]}  confidence {p[pred]:.1%}  ")
-            line.append("✓ correct" if ok else "✗ wrong", style="bold green" if ok else "bold red")
+            line.append(f"{self.sym.check} correct" if ok else f"{self.sym.cross} wrong",
+                        style=f"bold {palette.TRUE}" if ok else f"bold {palette.WRONG}")
             epoch = preds.epoch if preds is not None else 0
             epochs = self.history.prediction_epochs()
             training = self.history.finished is None
@@ -123,10 +127,11 @@ class ViewerView(Vertical):
                         style="dim")
         else:
             line.append("  (no predictions yet: they arrive at the end of the first epoch)", style="dim")
-        info.update(line, layout=False)
+        info.update(self.sym.rich(line), layout=False)
         wrong = nav.misclassified_count() if p is not None else 0
-        hint.update(Text(f"{pos}/{total} ({filt}) · {wrong} misclassified"
-                         " · ←/→ step · m/M wrong · 0–9 class · a all · r random · [ ] epoch"), layout=False)
+        hint.update(Text(self.sym.text(f"{pos}/{total} ({filt}) · {wrong} misclassified"
+                                       " · ←/→ step · m/M wrong · 0–9 class · a all · r random · [ ] epoch")),
+                    layout=False)
 
     # -- actions
     def _after(self, moved: bool, failure: str = "") -> None:

@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from mnist_tui.render.charset import symbols
 from mnist_tui.render.digits import ASCII_RAMP
 from mnist_tui.render.preprocess import stamp, stamp_line
 
@@ -116,7 +117,8 @@ class DrawCanvas(Widget, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.image = np.zeros((SIZE, SIZE), dtype=np.float32)
         self.cursor = (SIZE // 2, SIZE // 2)
-        self.ascii = bool(os.environ.get("NO_COLOR"))  # grey levels vanish without colour
+        # Grey levels vanish without colour, half blocks without Unicode: a character ramp then.
+        self.ascii = bool(os.environ.get("NO_COLOR")) or symbols().ascii
         self._drag: tuple[float, float] | None = None  # last brush point of a mouse stroke
         self._drag_erase = False
         self._last_post = 0.0

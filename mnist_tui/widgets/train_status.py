@@ -14,9 +14,12 @@ from textual.widget import Widget
 
 from mnist_tui.events import DONE, FAILED, PAUSED, STOPPED
 from mnist_tui.history import RunHistory
+from mnist_tui.render import palette
+from mnist_tui.render.charset import symbols
 
 OVERFIT_GAP = 0.02  # train − test accuracy above this is called overfitting
-STATE_STYLE = {DONE: "bold green", FAILED: "bold red", PAUSED: "bold yellow", STOPPED: "bold yellow"}
+STATE_STYLE = {DONE: f"bold {palette.TRUE}", FAILED: f"bold {palette.WRONG}", PAUSED: f"bold {palette.VAL}",
+               STOPPED: f"bold {palette.VAL}"}  # colours that keep their meaning in 16 colours
 
 
 def fmt_seconds(seconds: float | None) -> str:
@@ -51,7 +54,8 @@ def status_lines(history: RunHistory, idle_hint: str = "", run: str = "", saved:
             train_acc = history.epochs[-1].accuracy
             gap = train_acc - fin.test_accuracy
             if gap > OVERFIT_GAP:
-                second.append(f" · overfitting: train {train_acc:.2%}, gap {gap * 100:.1f} pp", style="bold yellow")
+                second.append(f" · overfitting: train {train_acc:.2%}, gap {gap * 100:.1f} pp",
+                              style=f"bold {palette.VAL}")
             else:
                 second.append(f" · train {train_acc:.2%}: no sign of overfitting", style="")
     if fin is not None:
@@ -72,10 +76,12 @@ def status_lines(history: RunHistory, idle_hint: str = "", run: str = "", saved:
             third.append(f" · {started.device or started.backend} · pid {started.pid}", style="dim")
             if started.from_epoch:
                 third.append(f" · resumed after epoch {started.from_epoch}", style="dim")
-    for line in (first, second, third):
+    sym = symbols()
+    lines = [sym.rich(line) for line in (first, second, third)]
+    for line in lines:
         line.no_wrap = True
         line.overflow = "ellipsis"
-    return [first, second, third]
+    return lines
 
 
 class TrainStatus(Widget):
