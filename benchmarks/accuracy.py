@@ -39,7 +39,7 @@ from mnist_tui.config import resolve_backend
 # The default mode users get ("auto": jax when installed, else tensorflow); KERAS_BACKEND=... picks another.
 os.environ["KERAS_BACKEND"] = resolve_backend("auto")
 
-DEFAULT_DATA = "/work/shared/data/mnist-20k"
+DEFAULT_DATA = str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-20k")  # ../shared beside the repo
 DATA_ENV = "MNIST_TUI_DATA"
 GOAL_PP = 0.5
 

@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+SHARED = str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-20k")  # ../shared beside the repo
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 DONE = re.compile(r"done: test accuracy ([0-9.]+) .* in ([0-9.]+)s")
@@ -54,7 +56,7 @@ def run_once(preset: str, mode: str, data: str, limit: int | None, seed: int) ->
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=os.environ.get("MNIST_TUI_DATA", "/work/shared/data/mnist-20k"))
+    parser.add_argument("--data", default=os.environ.get("MNIST_TUI_DATA", SHARED))
     parser.add_argument("--presets", default="mlp,mlp-small")
     parser.add_argument("--with-cnn", action="store_true", help="also cnn (about 2.5 min a run on 2 cores)")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images")

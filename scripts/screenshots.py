@@ -5,7 +5,9 @@ Writes into ``screenshots/`` at the repository root:
   setup.svg             Setup tab: preset ``cnn`` picked, batch size typed as 64, model summary
   setup-80x24.svg       the same at 80x24
   validation-error.svg  Setup with epochs = 0: the inline field error
-  training.svg          a real ``mlp`` run (limit 6000, 3 epochs) after its first epoch
+  training.svg          a real ``mlp`` run (20k images, 12 epochs) while it trains, after epoch 3
+  runs-live.svg         the Runs tab meanwhile: the run listed as running, with its progress
+  quit.svg              q while it trains: stop it, keep it training in the background, or cancel
   training-done.svg     the same run finished: the status shows the test accuracy
   viewer.svg            Viewer after ``m`` (the next misclassified test digit)
   viewer-filter.svg     Viewer after ``7`` (only 7s)
@@ -14,7 +16,7 @@ Writes into ``screenshots/`` at the repository root:
 and, when ``rsvg-convert`` is on PATH, a PNG (1400 px wide) next to each SVG.
 
 Usage (from the repo root):  python scripts/screenshots.py [--data DIR] [--out DIR]
-Data: --data, else $MNIST_TUI_DATA, else /work/shared/data/mnist-20k (IDX files).
+Data: --data, else $MNIST_TUI_DATA, else ../shared/data/mnist-20k beside the repository (IDX files).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from mnist_tui.config import preset_config  # noqa: E402
 from mnist_tui.data import DATA_ENV  # noqa: E402
 from mnist_tui.widgets.metric_chart import BatchChart  # noqa: E402
 
-DEFAULT_DATA = "/work/shared/data/mnist-20k"
+DEFAULT_DATA = str(ROOT.parent / "shared" / "data" / "mnist-20k")  # ../shared beside the repository
 BIG = (110, 34)
 SMALL = (80, 24)
 SEED = 0
@@ -145,42 +147,49 @@ async def setup_shots(shooter: Shooter, runs_dir: str) -> None:
         shooter.shoot(app, "validation-error.svg")
 
 
+async def wait_until(pilot, condition, what: str, timeout: float = TRAIN_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise ScreenshotError(f"{what}: not within {timeout:.0f} s")
+        await asyncio.sleep(0.05)
+        await pilot.pause()
+
+
 async def training_shots(shooter: Shooter, runs_dir: str) -> None:
-    cfg = preset_config("mlp").with_changes(limit=12000, epochs=4, seed=SEED)
+    # The whole 20k set for 12 epochs: long enough to shoot the run while it trains.
+    cfg = preset_config("mlp").with_changes(epochs=12, seed=SEED)
     app = make_app(cfg, runs_dir=runs_dir, seed=SEED)
     async with app.run_test(size=BIG) as pilot:
         await settle(pilot)
+        await wait_until(pilot, lambda: app.source.status().startswith("Trainer ready"), "the warm trainer")
         t0 = time.monotonic()
         await pilot.press("escape", "s")
-        await settle(pilot)
-        if not app.running and app.history.finished is None:
-            raise ScreenshotError(f"pressing s did not start a run (phase {app.history.phase!r})")
         charts = list(app.query(BatchChart))
-        deadline = time.monotonic() + TRAIN_TIMEOUT
-        # Mid-training: at least one epoch done, and the charts have drawn points.
-        while not (app.history.epochs and all(c.points_plotted for c in charts)):
-            if app.history.finished is not None or not app.running:
-                break
-            if time.monotonic() > deadline:
-                raise ScreenshotError("training did not finish an epoch in time")
-            await asyncio.sleep(0.02)
-            await pilot.pause()
-        await settle(pilot)
+        await wait_until(pilot, lambda: (len(app.history.epochs) >= 3 and all(c.points_plotted for c in charts))
+                         or app.history.finished is not None, "three epochs")
         if app.history.finished is not None:
-            print("note: the run finished before the mid-training shot could be taken", file=sys.stderr)
+            raise ScreenshotError("the run finished before the mid-training shot: raise its epochs")
+        await settle(pilot, 0.6)  # the paced chart redraw
         shooter.shoot(app, "training.svg")
-        print(f"  (mid-training shot at epoch {len(app.history.epochs)}, "
-              f"{app.history.batches} batches, {time.monotonic() - t0:.1f} s after pressing s)", flush=True)
+        print(f"  (mid-training shot at epoch {len(app.history.epochs)}, {app.history.batches} batches, "
+              f"{time.monotonic() - t0:.1f} s after pressing s)", flush=True)
 
-        while app.running or app.history.finished is None:
-            if time.monotonic() > deadline:
-                raise ScreenshotError("training did not finish in time")
-            await asyncio.sleep(0.05)
-            await pilot.pause()
+        # The Runs tab with the run live, then the question q asks while it trains.
+        await pilot.press("u")
+        await settle(pilot, 1.2)  # the tab's live refresh
+        shooter.shoot(app, "runs-live.svg")
+        await pilot.press("q")
+        await settle(pilot)
+        shooter.shoot(app, "quit.svg")
+        await pilot.press("c")
+        await pilot.press("t")
+
+        await wait_until(pilot, lambda: app.history.finished is not None, "the run to finish")
         fin = app.history.finished
         if fin.status != "done":
             raise ScreenshotError(f"training ended with status {fin.status}: {fin.reason}")
-        await settle(pilot, 0.3)  # one chart-timer tick after the final events
+        await settle(pilot, 0.6)  # one chart redraw after the final events
         shooter.shoot(app, "training-done.svg")
         print(f"  (test accuracy {fin.test_accuracy:.2%}, train {fin.train_seconds:.1f} s, "
               f"total {fin.total_seconds:.1f} s)", flush=True)

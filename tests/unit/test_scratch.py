@@ -23,7 +23,7 @@ from mnist_tui.models.scratch import (
 SCRATCH_LR = 0.5
 SCRATCH_BATCH = 32
 SCRATCH_EPOCHS = 3
-SHARED_MNIST = Path("/work/shared/data/mnist-20k")
+SHARED_MNIST = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist-20k"  # ../shared beside the repo
 IDX_NAMES = (
     "train-images-idx3-ubyte.gz",
     "train-labels-idx1-ubyte.gz",
