@@ -7,12 +7,16 @@ pinned below it, so at 80×24 Start is on screen without scrolling whatever the 
 
 from __future__ import annotations
 
-from textual import events
+import contextlib
+
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Static
 
 from mnist_tui.config import TrainConfig
+from mnist_tui.data.sources import describe_source
+from mnist_tui.messages import ConfigChanged
 from mnist_tui.render.charset import symbols
 from mnist_tui.widgets.hyperparams_form import HyperparamsForm
 from mnist_tui.widgets.model_summary import ModelSummary
@@ -21,18 +25,53 @@ NARROW = 100
 HINT = "Tab/Shift+Tab move between fields · Esc leaves a field · then s starts"
 
 
+SETTLE_SECONDS = 4.0  # the network probe's answer is in by then: say it again, settled
+
+
 class SetupView(Horizontal):
     def __init__(self, config: TrainConfig, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.initial = config
+        self._data_key: tuple[str, str | None] | None = None
 
     def compose(self) -> ComposeResult:
         yield HyperparamsForm(self.initial, id="form")
         with Vertical(id="setup-right"):
             with VerticalScroll(id="summary-scroll"):
                 yield ModelSummary(id="model-summary")
+            yield Static("", id="setup-data")
             yield Static(symbols().text(HINT), id="setup-hint")
             yield Button("Start training (s)", id="start-button", variant="success", compact=True)
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width < NARROW, "-narrow")
+
+    def on_mount(self) -> None:
+        self._show_data(self.initial.dataset, self.initial.data_path)
+        self.set_timer(SETTLE_SECONDS, lambda: self._show_data(*self._data_key, force=True) if self._data_key else None)
+
+    @on(ConfigChanged)
+    def _config_changed(self, message: ConfigChanged) -> None:
+        if message.config is not None:  # the message goes on to the app as well
+            self._show_data(message.config.dataset, message.config.data_path)
+
+    def _show_data(self, dataset: str, data_path: str | None, *, force: bool = False) -> None:
+        """Which data a run will use, and its size, before ``s`` (read off the UI thread:
+        a path on a slow mount must not freeze the form)."""
+        key = (dataset, data_path)
+        if key == self._data_key and not force:
+            return
+        self._data_key = key
+        self._describe(dataset, data_path)
+
+    @work(thread=True, exclusive=True, group="describe-data", exit_on_error=False)
+    def _describe(self, dataset: str, data_path: str | None) -> None:
+        source = describe_source(dataset, data_path)
+        text = symbols().text(f"Data: {source.label}")
+
+        def show() -> None:
+            if self.is_attached:
+                self.query_one("#setup-data", Static).update(text)
+
+        with contextlib.suppress(RuntimeError):  # the app closed meanwhile
+            self.app.call_from_thread(show)

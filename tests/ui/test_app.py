@@ -443,3 +443,18 @@ async def test_charts_time_their_pictures_and_catch_up_at_the_end(make) -> None:
         charts = app.query(BatchChart)
         assert all(chart.build_seconds > 0 for chart in charts)  # built at least once, and timed
         assert app._drawn_epochs == len(app.history.epochs)  # the final redraw caught up
+
+
+async def test_setup_says_which_data_a_run_will_use_before_s(make, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """A first-time user sees where the images come from, and how many, before pressing s."""
+    from mnist_tui.data import sources
+    from tests.network_helpers import FixedNetwork
+
+    monkeypatch.delenv("MNIST_TUI_DATA", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras"))
+    monkeypatch.setattr(sources, "_NETWORK", FixedNetwork(online=False))
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "bundled 20k subset (offline)" in str(app.query_one("#setup-data").render()))
+        assert "Data: MNIST" in str(app.query_one("#setup-data").render())
+        assert "20,000" in str(app.query_one("#hint-steps").render())  # the steps/epoch hint counts them
