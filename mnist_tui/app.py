@@ -111,7 +111,7 @@ class MnistApp(App[int]):
         Binding("left_square_bracket", "epoch(-1)", "Epoch -1", id="epochs.prev", show=False),
         Binding("right_square_bracket", "epoch(1)", "Epoch +1", id="epochs.next", show=False),
         Binding("s", "start", "Start", id="run.start"),
-        Binding("p", "pause", "Pause/Resume", id="run.pause"),
+        Binding("p", "pause", "Pause", id="run.pause"),
         Binding("x", "stop", "Stop", id="run.stop"),
         Binding("k", "checkpoint", "Checkpoint", id="run.checkpoint", show=False),
         Binding("e", "show_tab('setup')", "Setup", id="view.setup"),

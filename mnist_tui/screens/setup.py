@@ -12,7 +12,7 @@ import contextlib
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Static
+from textual.widgets import Button, Label, Static
 
 from mnist_tui.config import TrainConfig
 from mnist_tui.data.sources import describe_source
@@ -39,7 +39,6 @@ class SetupView(Horizontal):
         with Vertical(id="setup-right"):
             with VerticalScroll(id="summary-scroll"):
                 yield ModelSummary(id="model-summary")
-            yield Static("", id="setup-data")
             yield Static(symbols().text(HINT), id="setup-hint")
             yield Button("Start training (s)", id="start-button", variant="success", compact=True)
 
@@ -67,11 +66,12 @@ class SetupView(Horizontal):
     @work(thread=True, exclusive=True, group="describe-data", exit_on_error=False)
     def _describe(self, dataset: str, data_path: str | None) -> None:
         source = describe_source(dataset, data_path)
-        text = symbols().text(f"Data: {source.label}")
+        sym = symbols()
+        text = sym.text(f"{sym.hint} {source.label}")
 
         def show() -> None:
             if self.is_attached:
-                self.query_one("#setup-data", Static).update(text)
+                self.query_one("#hint-data", Label).update(text)
 
         with contextlib.suppress(RuntimeError):  # the app closed meanwhile
             self.app.call_from_thread(show)

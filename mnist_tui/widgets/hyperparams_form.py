@@ -75,6 +75,8 @@ class HyperparamsForm(VerticalScroll):
             yield Label("", classes="field-error", id=f"error-{f.name}")
             if f.name == "batch_size":
                 yield Label("", classes="field-hint", id="hint-steps")
+            elif f.name == "data_path":  # which data a run will use (SetupView fills it in)
+                yield Label("", classes="field-hint", id="hint-data")
 
     def on_mount(self) -> None:
         self._revalidate()

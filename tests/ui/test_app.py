@@ -455,6 +455,6 @@ async def test_setup_says_which_data_a_run_will_use_before_s(make, monkeypatch: 
     monkeypatch.setattr(sources, "_NETWORK", FixedNetwork(online=False))
     app = make()
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: "bundled 20k subset (offline)" in str(app.query_one("#setup-data").render()))
-        assert "Data: MNIST" in str(app.query_one("#setup-data").render())
+        await wait_for(pilot, lambda: "bundled 20k subset (offline)" in str(app.query_one("#hint-data").render()))
+        assert "MNIST, bundled" in str(app.query_one("#hint-data").render())  # right under the data path
         assert "20,000" in str(app.query_one("#hint-steps").render())  # the steps/epoch hint counts them
