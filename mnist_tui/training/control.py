@@ -73,6 +73,7 @@ class TrainClock:
     def __init__(self) -> None:
         self._start = time.perf_counter()
         self._paused_total = 0.0
+        self.training_detail = ""  # said again with "training" after a pause (e.g. batches arrive in groups)
 
     def restart(self) -> None:
         """Start counting from now: set-up (imports, compiling) is not training time."""
@@ -91,7 +92,7 @@ class TrainClock:
             control._running.wait(0.5)
         self._paused_total += time.perf_counter() - t0
         if not control.stop_requested:
-            emit(PhaseChanged(TRAINING))
+            emit(PhaseChanged(TRAINING, self.training_detail))
 
 
 class BatchMeter:
@@ -119,8 +120,9 @@ class BatchMeter:
         self._acc_sum = 0.0
         self._epoch_t0 = self.clock.elapsed()
 
-    def _event(self, step: int, seen: int, loss: float, acc: float, b_loss: float, b_acc: float) -> BatchEnd:
-        elapsed = self.clock.elapsed()
+    def _event(self, step: int, seen: int, loss: float, acc: float, b_loss: float, b_acc: float,
+               at: float | None = None) -> BatchEnd:
+        elapsed = self.clock.elapsed() if at is None else at
         dt = elapsed - self._epoch_t0
         rate = seen / dt if dt > 0 else 0.0
         return BatchEnd(self.epoch, step, self.steps, seen, loss, acc, b_loss, b_acc, rate, elapsed)
@@ -137,11 +139,12 @@ class BatchMeter:
         self._seen, self._loss_sum, self._acc_sum = seen, loss_sum, acc_sum
         return self._event(step, seen, loss, acc, b_loss, b_acc)
 
-    def from_batch_values(self, step: int, b_loss: float, b_acc: float) -> BatchEnd:
-        """NumPy path: the batch's own values; running means are derived the same way."""
+    def from_batch_values(self, step: int, b_loss: float, b_acc: float, at: float | None = None) -> BatchEnd:
+        """NumPy path (and JAX's multi-step calls): the batch's own values; running means are
+        derived the same way. ``at``: when the batch ended, if not now (a call ran several)."""
         seen = min(step * self.batch_size, self.n_train)
         n = seen - self._seen
         self._loss_sum += b_loss * n
         self._acc_sum += b_acc * n
         self._seen = seen
-        return self._event(step, seen, self._loss_sum / seen, self._acc_sum / seen, b_loss, b_acc)
+        return self._event(step, seen, self._loss_sum / seen, self._acc_sum / seen, b_loss, b_acc, at)

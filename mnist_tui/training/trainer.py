@@ -198,12 +198,19 @@ def train(
             class_names=ds.class_names, source=ds.source, validation=cfg.validation_label, x_test=ds.x_test,
             y_test=ds.y_test, x_train=ds.x_train, y_train=ds.y_train,
         ))
-        loop = _ScratchLoop if cfg.preset == "scratch" else _KerasLoop
+        loop = _ScratchLoop if cfg.preset == "scratch" else _keras_loop(cfg)
         return loop(cfg, data, out, control, sink, resume).run(t_start)
     except BaseException as err:
         reason = str(err) if isinstance(err, MnistTuiError) else f"{type(err).__name__}: {err}"
         out.last_word(PhaseChanged(FAILED, reason))
         raise
+
+
+def _keras_loop(cfg: TrainConfig) -> type[_KerasLoop]:
+    """On JAX, the loop that runs several steps per call (``fastloop``); else Keras's ``fit``."""
+    from mnist_tui.training import fastloop
+
+    return fastloop.FastKerasLoop if fastloop.wanted(cfg) else _KerasLoop
 
 
 class _Loop:
@@ -341,10 +348,16 @@ class _KerasLoop(_Loop):
         self.emit(PhaseChanged(TRAINING))
         self.clock.restart()
         if not self.control.stop_requested and self.first_epoch < self.cfg.epochs:
-            self.model.fit(
-                self.data.x_train, self.data.y_train, batch_size=self.cfg.batch_size, epochs=self.cfg.epochs,
-                initial_epoch=self.first_epoch, verbose=0, callbacks=[callback], shuffle=True,
-            )
+            return self.train_model(callback)
+        return callback.epochs_completed, callback.failure
+
+    def train_model(self, callback: Any) -> tuple[int, str]:
+        """Keras's own ``fit``, every batch through the streaming callback (the JAX loop of
+        ``fastloop`` replaces this)."""
+        self.model.fit(
+            self.data.x_train, self.data.y_train, batch_size=self.cfg.batch_size, epochs=self.cfg.epochs,
+            initial_epoch=self.first_epoch, verbose=0, callbacks=[callback], shuffle=True,
+        )
         return callback.epochs_completed, callback.failure
 
     def predict(self, x: np.ndarray) -> np.ndarray:
