@@ -21,6 +21,7 @@ import numpy as np
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Button, Header, Input, Select, Static, TabbedContent, TabPane, Tabs
 
@@ -57,6 +58,7 @@ from mnist_tui.session import OPEN, RunSession
 from mnist_tui.textsafe import safe
 from mnist_tui.training.metrics import confusion_matrix
 from mnist_tui.widgets.cached_plot import CachedPlot
+from mnist_tui.widgets.compact_driver import compacting
 from mnist_tui.widgets.confusion_grid import ConfusionGrid
 from mnist_tui.widgets.epoch_chart import EpochChart
 from mnist_tui.widgets.hyperparams_form import HyperparamsForm
@@ -74,13 +76,19 @@ RUNS_REFRESH_SECONDS = 1.0  # the Runs tab's live progress of running runs
 QUIT_GRACE_SECONDS = 5.0  # a stop takes < 2 s; after this the app leaves anyway (the run is its own process)
 MIN_SIZE = (80, 24)
 LEAVE_SECONDS = 1.5  # a hang-up or SIGTERM ends the app within this, however it is stuck
+# --low-bandwidth (≤ 1 KB/s while training): the status line's numbers once a second (a phase
+# change at once), the charts every LOW_BANDWIDTH_CHART_SECONDS, the Viewer's digit when a key moves it.
+LOW_BANDWIDTH_STATUS_SECONDS = 1.0
+LOW_BANDWIDTH_CHART_SECONDS = 5.0
 
 
-def chart_interval(build_seconds: float) -> float:
+def chart_interval(build_seconds: float, low_bandwidth: bool = False) -> float:
     """Seconds until the next chart redraw, so that plotext (pure Python) takes at most
     CHART_BUDGET of the UI thread: a redraw that cost 40 ms waits 1 s. Charts downsample
-    to their width, so this cost does not grow with the run."""
-    return min(CHART_MAX_INTERVAL, max(CHART_MIN_INTERVAL, build_seconds / CHART_BUDGET))
+    to their width, so this cost does not grow with the run. ``low_bandwidth``: a redraw
+    every LOW_BANDWIDTH_CHART_SECONDS at most, whatever it costs."""
+    interval = min(CHART_MAX_INTERVAL, max(CHART_MIN_INTERVAL, build_seconds / CHART_BUDGET))
+    return max(interval, LOW_BANDWIDTH_CHART_SECONDS) if low_bandwidth else interval
 
 
 def one_line(err: BaseException) -> str:
@@ -130,7 +138,8 @@ class MnistApp(App[int]):
 
     def __init__(self, config: TrainConfig, *, source: RunSource, runs_dir: str | os.PathLike[str] | None,
                  warm: bool, seed: int = 0, open_model: str | os.PathLike[str] | None = None,
-                 attach: str | os.PathLike[str] | None = None) -> None:
+                 attach: str | os.PathLike[str] | None = None, low_bandwidth: bool = False) -> None:
+        self.low_bandwidth = low_bandwidth  # set first: the driver is chosen in App.__init__
         super().__init__()
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             # The tab underline's 0.3 s slide repaints the screen at 60 Hz: frames that cost
@@ -160,6 +169,8 @@ class MnistApp(App[int]):
         self._epochs_drawn_at = 0.0
         self._next_runs_refresh = 0.0
         self._predictor_epoch = -2
+        self._next_status = 0.0  # --low-bandwidth: when the status line's numbers may change next
+        self._phase_shown = ""
 
     # -- layout
     def compose(self) -> ComposeResult:
@@ -212,6 +223,11 @@ class MnistApp(App[int]):
             self.set_timer(0.3, self._prepare_trainer)
         self._install_signal_handlers()
         self._check_size(self.size.width, self.size.height)
+
+    def get_driver_class(self) -> type[Driver]:
+        """The platform's driver, writing each frame's colour codes as changes only: over SSH
+        they were half the bytes (``render.sgr``)."""
+        return compacting(super().get_driver_class())
 
     def notify(self, message: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """Every notification in the charset the terminal can show (``…``, ``×`` in ASCII)."""
@@ -608,14 +624,17 @@ class MnistApp(App[int]):
         """The UI's heartbeat: status at TICK_HZ, charts at the pace their cost allows."""
         if not self._ui_alive:
             return
-        if self._status_dirty:
-            self._status_dirty = False
-            self._refresh_status()
         now = time.monotonic()
+        if self._status_dirty and (not self.low_bandwidth or self._phase_shown != self.history.phase
+                                   or now >= self._next_status):
+            self._status_dirty = False
+            self._phase_shown = self.history.phase
+            self._next_status = now + LOW_BANDWIDTH_STATUS_SECONDS
+            self._refresh_status()
         if now >= self._next_charts:
             cost = self._redraw_charts()
             if cost is not None:
-                self._next_charts = now + chart_interval(cost)
+                self._next_charts = now + chart_interval(cost, self.low_bandwidth)
         elif (self.tabs.active == "train" and len(self.history.epochs) != self._drawn_epochs
               and now - self._epochs_drawn_at >= EPOCH_CHART_SECONDS):
             self._redraw_epoch_charts()  # a few points: cheap, and on fast runs it keeps up with the status
@@ -651,8 +670,9 @@ class MnistApp(App[int]):
             self._acknowledge(event)
         if isinstance(event, DataReady):
             self._name_the_data(event.class_names)
-        if isinstance(event, (DataReady, Predictions, TrainerStarted)):
-            self.viewer.sync()
+        if isinstance(event, (DataReady, TrainerStarted)) or (isinstance(event, Predictions)
+                                                             and not self.low_bandwidth):
+            self.viewer.sync()  # --low-bandwidth: a new epoch's digit when a key moves the Viewer
         elif isinstance(event, RunFinished):
             self._redraw_charts(force=True)
             self.viewer.sync()
@@ -797,6 +817,7 @@ def make_app(
     seed: int = 0,
     open_model: str | os.PathLike[str] | None = None,
     attach: str | os.PathLike[str] | None = None,
+    low_bandwidth: bool = False,
 ) -> MnistApp:
     """The one way to build the app: the CLI gets trainer processes, tests pass a fake source."""
     runs = Path(runs_dir) if runs_dir is not None else default_runs_dir()
@@ -808,4 +829,5 @@ def make_app(
         seed=seed,
         open_model=open_model,
         attach=attach,
+        low_bandwidth=low_bandwidth,
     )

@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ascii", action="store_true",
                         help=f"draw with ASCII only (digits, bars, charts, arrows), for a terminal or font "
                              f"without Unicode; automatic in a non-UTF-8 locale (sets ${ASCII_ENV}=1)")
+    parser.add_argument("--low-bandwidth", action="store_true",
+                        help="for a slow link (SSH over a phone, a satellite): ≤ 1 KB/s to the terminal while a run "
+                             "trains; charts every few seconds, the Viewer's digit when you move")
     _add_config_flags(parser, with_model_default=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     train = sub.add_parser(
@@ -267,7 +270,8 @@ def run_app(args: argparse.Namespace, cfg: TrainConfig) -> int:
             attach = _pick_run(runs_dir, args.run_id).path
         except RunStoreError as err:
             return _fail(str(err), EXIT_ERROR)
-    app = make_app(cfg, runs_dir=runs_dir, open_model=open_model, attach=attach)
+    app = make_app(cfg, runs_dir=runs_dir, open_model=open_model, attach=attach,
+                   low_bandwidth=bool(getattr(args, "low_bandwidth", False)))
     app.run()
     return int(app.return_code or 0)
 

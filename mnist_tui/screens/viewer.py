@@ -31,6 +31,7 @@ class ViewerView(Vertical):
         self._data_id = 0
         self._pred_epoch = -1
         self._drawn: tuple[object, ...] | None = None
+        self._lines: dict[str | None, str | Text] = {}
         self.sym = symbols()
 
     def compose(self) -> ComposeResult:
@@ -90,10 +91,10 @@ class ViewerView(Vertical):
         hint = self.query_one("#viewer-hint", Static)
         data, nav = self.history.data, self.nav
         if data is None or nav is None or data.x_test is None or data.y_test is None:
-            info.update("No test data yet: start a run (s) and the test digits appear here.", layout=False)
+            self._set(info, "No test data yet: start a run (s) and the test digits appear here.")
             art.show(None)
             hist.show(None, None, tuple(str(i) for i in range(10)))
-            hint.update("", layout=False)
+            self._set(hint, "")
             return
         i = nav.index
         true = int(data.y_test[i])
@@ -127,17 +128,22 @@ class ViewerView(Vertical):
                         style="dim")
         else:
             line.append("  (no predictions yet: they arrive at the end of the first epoch)", style="dim")
-        info.update(self.sym.rich(line), layout=False)
+        self._set(info, self.sym.rich(line))
         wrong = nav.misclassified_count() if p is not None else 0
-        hint.update(Text(self.sym.text(f"{pos}/{total} ({filt}) · {wrong} misclassified"
-                                       " · ←/→ step · m/M wrong · 0–9 class · a all · r random · [ ] epoch")),
-                    layout=False)
+        self._set(hint, Text(self.sym.text(f"{pos}/{total} ({filt}) · {wrong} misclassified"
+                                           " · ←/→ step · m/M wrong · 0–9 class · a all · r random · [ ] epoch")))
+
+    def _set(self, widget: Static, content: str | Text) -> None:
+        """Update a line only when it changed: an update repaints it, and repaints are bytes."""
+        if self._lines.get(widget.id) != content:
+            self._lines[widget.id] = content
+            widget.update(content, layout=False)
 
     # -- actions
     def _after(self, moved: bool, failure: str = "") -> None:
         if not moved and failure:
             self.app.notify(failure, severity="warning", timeout=3)
-        self.redraw()
+        self.sync()  # redraws, with the latest predictions (--low-bandwidth brings them only on a key)
 
     def action_step(self, direction: int) -> None:
         if self.nav is not None:

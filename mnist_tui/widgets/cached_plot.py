@@ -19,9 +19,11 @@ from typing import Any, NamedTuple
 
 from rich.text import Text
 from textual.app import RenderResult
+from textual.geometry import Region
 from textual_plotext import PlotextPlot
 
 from mnist_tui.render.charset import Symbols, symbols
+from mnist_tui.render.linediff import changed_spans
 from mnist_tui.render.palette import rgb
 
 # How a plotext marker looks in a legend swatch.
@@ -131,9 +133,22 @@ class CachedPlot(PlotextPlot):
 
     # -- rendering
     def changed(self) -> None:
-        """Call after replotting: the next render builds a new picture."""
+        """Call after replotting: the next render builds a new picture. On screen, it is built
+        now and only the cells that differ from the last one are repainted (a chart's frame,
+        ticks and most of its curve stay as they were: over SSH each repainted cell is bytes)."""
         self._version += 1
-        self.refresh()
+        old = self._cache
+        if not (self.is_on_screen and self.size.width and isinstance(old, Text)):
+            self.refresh()
+            return
+        self.render()  # builds the new picture (and caches it for the repaint)
+        new = self._cache
+        spans = changed_spans(old.split("\n"), new.split("\n"), self.size.width) \
+            if isinstance(new, Text) else None
+        if spans is None:
+            self.refresh()
+        elif spans:
+            self.refresh(*(Region(x0, y, x1 - x0, 1) for y, x0, x1 in spans if x1 > x0))
 
     def render(self) -> RenderResult:
         key = (self.size, self._version, self.app.theme, self.theme)

@@ -21,8 +21,13 @@ class DigitArt(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.mode = art_mode()
+        self._shown: tuple[int, bytes] | None = None
 
     def show(self, image: np.ndarray | None) -> None:
+        key = None if image is None else (id(image), image.tobytes())
+        if key is not None and key == self._shown:
+            return  # the same digit (a new epoch changes the bars only): no repaint, no bytes
+        self._shown = key
         if image is None:
             self.update("no test data loaded yet", layout=False)
         else:

@@ -25,6 +25,11 @@ class ProbHistogram(Widget):
         self.symbols = symbols()
 
     def show(self, probs: np.ndarray | None, true_label: int | None, class_names: tuple[str, ...]) -> None:
+        same = (true_label == self.true_label and class_names == self.class_names
+                and (probs is self.probs or (probs is not None and self.probs is not None
+                                             and np.array_equal(probs, self.probs))))
+        if same:
+            return  # nothing to repaint
         self.probs = probs
         self.true_label = true_label
         self.class_names = class_names

@@ -10,12 +10,14 @@ from __future__ import annotations
 import math
 
 from rich.text import Text
+from textual.geometry import Region
 from textual.widget import Widget
 
-from mnist_tui.events import DONE, FAILED, PAUSED, STOPPED
+from mnist_tui.events import DONE, FAILED, PAUSED, STOPPED, TRAINING
 from mnist_tui.history import RunHistory
 from mnist_tui.render import palette
 from mnist_tui.render.charset import symbols
+from mnist_tui.render.linediff import changed_spans
 
 OVERFIT_GAP = 0.02  # train − test accuracy above this is called overfitting
 STATE_STYLE = {DONE: f"bold {palette.TRUE}", FAILED: f"bold {palette.WRONG}", PAUSED: f"bold {palette.VAL}",
@@ -76,6 +78,8 @@ def status_lines(history: RunHistory, idle_hint: str = "", run: str = "", saved:
             third.append(f" · {started.device or started.backend} · pid {started.pid}", style="dim")
             if started.from_epoch:
                 third.append(f" · resumed after epoch {started.from_epoch}", style="dim")
+        if phase == TRAINING and history.phase_detail:  # e.g. "batches arrive in groups of 8" (JAX)
+            third.append(f" · {history.phase_detail}", style="dim")
     sym = symbols()
     lines = [sym.rich(line) for line in (first, second, third)]
     for line in lines:
@@ -98,8 +102,12 @@ class TrainStatus(Widget):
         lines = status_lines(history, idle_hint, run, saved)
         plain = "\n".join(line.plain for line in lines)
         if plain != self._plain:
+            spans = changed_spans(self._lines, lines, self.size.width) if self.size.width else None
             self._lines, self._plain = lines, plain
-            self.refresh()  # same size every time: no layout pass
+            if spans is None:
+                self.refresh()  # same size every time: no layout pass
+            else:  # only the cells that changed (the step, the rate…): over SSH, bytes a tick
+                self.refresh(*(Region(x0, y, x1 - x0, 1) for y, x0, x1 in spans if x1 > x0))
 
     def render(self) -> Text:
         return Text("\n").join(self._lines)
