@@ -58,12 +58,16 @@ class WarmTrainer:
     without a job ends it, so an app that quits or dies never leaves one behind.
     """
 
-    def __init__(self, backend: str) -> None:
+    def __init__(self, backend: str, *, background: bool = False) -> None:
+        """``background``: readied while a run trains, so it imports at idle priority, taking
+        only CPU the run leaves. Such a trainer may starve on a busy machine: one that is not
+        ready when its job comes is replaced (``ProcessRunSource._take``)."""
         self.backend = backend
+        self.background = background
         self._log: IO[bytes] = tempfile.NamedTemporaryFile(  # noqa: SIM115 - the child writes it; removed at take
             prefix="mnist-tui-warm-", suffix=".log", delete=False)
-        self.proc = spawn(["--warm", "--backend", backend], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          stderr=self._log)
+        self.proc = spawn(["--warm", "--backend", backend, *(["--idle-import"] if background else [])],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log)
         self.ready = threading.Event()
         self.imported = False
         self.taken = False
