@@ -64,10 +64,13 @@ def model_file(preset: str) -> str:
 
 
 # ----------------------------------------------------------------------------- atomic writes
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file beside ``path`` then rename, so readers never see half a file."""
+def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Write to a temp file beside ``path`` then rename, so readers never see half a file.
+    The file is 0600 (a run's files are its owner's only) unless ``mode`` says otherwise."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # 0600
     try:
+        if mode is not None:
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -98,17 +101,7 @@ def write_output(target: Path, data: bytes) -> Path:
         raise OSError(40, f"symlink loop ({err})") from None
     mode = info.st_mode
     if st.S_ISREG(mode):
-        fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
-        try:
-            os.fchmod(fd, st.S_IMODE(mode))
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, real)
-        except BaseException:
-            _unlink_quietly(tmp)
-            raise
+        atomic_write_bytes(real, data, mode=st.S_IMODE(mode))
         return real
     if st.S_ISCHR(mode) or st.S_ISFIFO(mode):
         try:
