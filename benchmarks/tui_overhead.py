@@ -161,11 +161,10 @@ class RepaintProbe:
 
 def child_headless(cfg: TrainConfig, runs_dir: str) -> dict[str, Any]:
     """C: the trainer process's job, in this process, with its run directory."""
+    from mnist_tui.events import DataReady
     from mnist_tui.runs.process import _import, run_job
     from mnist_tui.runs.rundir import create_run_dir
     from mnist_tui.training.trainer import freeze_import_garbage
-
-    from mnist_tui.events import DataReady
 
     _import(cfg.backend)
     freeze_import_garbage(warm_up=True)  # as warm as the app's trainer
