@@ -571,7 +571,7 @@ class MnistApp(App[int]):
             self.notify(f"Cannot start a trainer process: {err}", severity="error")
             return
         self.notify(f"Resuming {message.path.name}…", timeout=3)
-        self.set_timer(0.5, lambda: self.attach_run(message.path))
+        self.attach_run(message.path)  # run.json already names the new trainer: followed live
 
     @on(RunsView.EvaluateRun)
     def _evaluate_run(self, message: RunsView.EvaluateRun) -> None:

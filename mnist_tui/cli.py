@@ -604,12 +604,9 @@ def run_resume(args: argparse.Namespace) -> int:
 def _start_detached(path: Any, action: str) -> int:
     """Hand the run to a trainer process of its own and say how to follow it."""
     from mnist_tui.runs.launch import start_detached
-    from mnist_tui.runs.rundir import OWNER, atomic_write_json, owner_record, read_json
 
     try:
         proc = start_detached(path, action)
-        owner = read_json(path / OWNER) or {}
-        atomic_write_json(path / OWNER, owner_record(proc.pid) | {"started": owner.get("started")})
     except OSError as err:
         return _fail(f"cannot start the trainer process: {err.strerror or err}", EXIT_ERROR)
     _say(f"{path.name}: training in the background (pid {proc.pid}); output in {path / 'trainer.log'}",

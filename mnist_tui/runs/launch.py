@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
-from mnist_tui.runs.rundir import TRAINER_LOG
+from mnist_tui.runs.rundir import OWNER, TRAINER_LOG, atomic_write_json, owner_record, read_json
 
 READY = "ready"  # what a warm trainer prints once Keras is imported
 WARM = "warm"  # what the app sends it when nothing else trains: warm up fully now
@@ -43,12 +43,19 @@ def spawn(args: list[str], *, stdin: Any = subprocess.DEVNULL, stdout: Any = sub
 
 
 def start_detached(run_dir: Path, action: str = "train") -> subprocess.Popen[bytes]:
-    """A trainer for ``run_dir`` that outlives whoever started it; its output goes to trainer.log."""
+    """A trainer for ``run_dir`` that outlives whoever started it; its output goes to trainer.log.
+
+    run.json names the new process at once (it rewrites it itself when it starts), so a
+    follower arriving in between sees a live run, not the dead owner of a run to resume."""
     fd = os.open(run_dir / TRAINER_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        return spawn(["--run", str(run_dir), "--action", action], stdout=fd, stderr=fd)
+        proc = spawn(["--run", str(run_dir), "--action", action], stdout=fd, stderr=fd)
     finally:
         os.close(fd)
+    owner = read_json(run_dir / OWNER)
+    started = owner.get("started") if isinstance(owner, dict) else None
+    atomic_write_json(run_dir / OWNER, owner_record(proc.pid) | ({"started": started} if started else {}))
+    return proc
 
 
 class WarmTrainer:
