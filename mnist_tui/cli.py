@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-SORT_CHOICES = ("started", "accuracy", "duration", "preset")
+SORT_CHOICES = ("started", "accuracy", "duration", "preset", "to97", "to98", "to99")
 CONTROL_ACTIONS = {"pause": "paused", "resume": "resumed", "stop": "stopping (saving the run)",
                    "checkpoint": "saving the model after this batch"}
 ACK_SECONDS = 3.0
@@ -166,7 +166,8 @@ def _add_runs_parser(sub: Any) -> None:
     lst = runs_sub.add_parser("list", help="list runs, newest first", description="List the saved runs.")
     runs_dir_flag(lst)
     lst.add_argument("--sort", choices=SORT_CHOICES, default="started",
-                     help="order: started (newest first), accuracy (best first), duration (shortest first), preset")
+                     help="order: started (newest first), accuracy (best first), duration (shortest first), preset, "
+                          "to97/to98/to99 (training time to that validation accuracy, fastest first)")
     lst.add_argument("--json", action="store_true", help="print JSON instead of a table")
     exp = runs_sub.add_parser("export", help="export a run's metrics", description="Export a run's metrics.")
     exp.add_argument("run_id", metavar="ID", help="a run id or a unique prefix of one")

@@ -89,6 +89,24 @@ def seed_groups(runs: Iterable[RunInfo]) -> dict[str, SeedGroup]:
     return {k: SeedGroup(k, tuple(v)) for k, v in members.items()}
 
 
+def group_labels(runs: Iterable[RunInfo]) -> dict[str, str]:
+    """Run id → a label for its seed group, for the groups with two or more of ``runs``:
+    the values that tell the groups apart (``lr=0.1 batch=32``), or the model alone."""
+    from mnist_tui.runs.sweep import point_label
+
+    groups = [g for g in seed_groups(runs).values() if len(g.runs) >= 2]
+    if not groups:
+        return {}
+    configs = [g.config for g in groups]
+    differ = [k for k in configs[0] if k not in NOT_A_GROUP_FIELDS and any(c.get(k) != configs[0].get(k)
+                                                                           for c in configs)]
+    out = {}
+    for g in groups:
+        label = point_label({k: g.config.get(k) for k in differ}) if differ else str(g.config.get("preset", "?"))
+        out.update({r.id: label for r in g.runs})
+    return out
+
+
 def changed_fields(a: dict[str, Any], b: dict[str, Any]) -> str:
     """``learning_rate 0.1→0.5, batch_size 32→64``: what differs between two configs, seed aside."""
     names = [k for k in dict.fromkeys([*a, *b]) if k not in NOT_A_GROUP_FIELDS and a.get(k) != b.get(k)]

@@ -27,7 +27,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from mnist_tui.render import palette
 from mnist_tui.render.charset import symbols
-from mnist_tui.runs import store
+from mnist_tui.runs import compare, milestones, store
 from mnist_tui.runs.rundir import LOG, RunStoreError
 from mnist_tui.runs.store import RunInfo
 from mnist_tui.screens.confirm import ConfirmScreen
@@ -47,7 +47,9 @@ COLUMNS = (  # the id first and whole: runs of the same minute differ only at it
     ("lr", "lr", "lr"),
     ("optimizer", "opt", "optimizer"),
     ("acc", "test", "accuracy"),  # test accuracy (the detail line says so)
+    ("seeds", "seeds", None),  # mean ± std of the test accuracy over the run's seed group
     ("duration", "time", "duration"),
+    ("to98", "to98%", "to98"),  # training time to 98 % validation accuracy (97, 99: the detail line)
 )  # no "started" column: the id is the start time (S still sorts by it)
 SORT_CYCLE = ("started", "accuracy", "duration", "preset")  # S from the default goes to accuracy
 STATUS_STYLE = {"done": palette.TRUE, "stopped": palette.VAL, "failed": palette.WRONG,
@@ -110,6 +112,8 @@ class RunsView(Vertical, can_focus=True):
         Binding("J", "export('json')", "JSON", id="runs.export_json"),
         Binding("f5", "refresh_runs", "Refresh", id="runs.refresh", show=False),
         Binding("L", "load_model", "Load model", id="runs.load_model"),
+        Binding("D", "diff", "Diff two", id="runs.diff"),
+        Binding("W", "sweeps", "Sweeps", id="runs.sweeps"),
     ]
 
     @dataclass
@@ -148,6 +152,7 @@ class RunsView(Vertical, can_focus=True):
         self._ready = False
         self.loading = False
         self._store_stamp: int | None = None  # the store directory's mtime at the last full listing
+        self.groups: dict[str, compare.SeedGroup] = {}  # seed groups of the listed runs, by group key
 
     def compose(self) -> ComposeResult:
         yield Static(f"No runs yet in {self.runs_dir}\n\nTrain one (s in the app, or `mnist-tui train`);"
@@ -261,6 +266,7 @@ class RunsView(Vertical, can_focus=True):
     # ------------------------------------------------------------------ table
     def _fill_table(self, runs: list[RunInfo], cursor_id: str | None) -> None:
         self.runs = store.sort_runs(runs, self.sort_key, self.sort_descending)
+        self.groups = compare.seed_groups(self.runs)
         table = self.table
         table.clear()  # the rows; the columns stay (re-made, a click's header could go stale)
         if not table.columns:
@@ -295,8 +301,15 @@ class RunsView(Vertical, can_focus=True):
             Text(safe(store.format_config(run, "learning_rate")), justify="right"),
             Text(safe(store.format_config(run, "optimizer"))),
             Text(store.format_accuracy(run.test_accuracy), justify="right"),
+            Text(SYM.text(self._seed_band(run)), justify="right"),
             Text(store.format_duration(run.duration_s), justify="right"),
+            Text(store.format_duration(milestones.seconds_to(run.path, 0.98)), justify="right"),
         )
+
+    def _seed_band(self, run: RunInfo) -> str:
+        """``95.1±0.3``: the run's seed group over two or more seeds, else nothing."""
+        group = self.groups.get(compare.group_key(run.config)) if run.config else None
+        return "" if group is None or group.n < 2 else f"{group.mean * 100:.1f}±{group.std * 100:.1f}"
 
     def _show_detail(self) -> None:
         run = self.cursor_run
@@ -309,8 +322,17 @@ class RunsView(Vertical, can_focus=True):
             if run.status in ("stopped", "incomplete") or (run.status == "failed" and "loss became" not in run.reason):
                 what += " · R resumes"
             text = (f"{run.id}: {run.status}{reason} · test acc {acc} · {model} · {what}"
-                    f" · {len(self.selected)} selected · sort {self.sort_key}")
+                    f" · {len(self.selected)} selected · sort {self.sort_key} · to {milestones.describe(run.path)}")
+            two = self._selected_groups()
+            if len(two) == 2:  # two configs over their seeds: an improvement, or seed noise?
+                text = compare.compare_groups(*two)
         self.query_one("#runs-detail", Static).update(Text(SYM.text(safe(text)), no_wrap=True, overflow="ellipsis"))
+
+    def _selected_groups(self) -> list[compare.SeedGroup]:
+        """The seed groups the selected runs belong to, the one started first first."""
+        chosen = sorted((r for r in self.runs if r.id in self.selected and r.config), key=lambda r: (r.started, r.id))
+        keys = list(dict.fromkeys(compare.group_key(r.config) for r in chosen))
+        return [self.groups[k] for k in keys if k in self.groups]
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_detail()
@@ -388,6 +410,18 @@ class RunsView(Vertical, can_focus=True):
             return
         self.post_message(self.LoadModel(Path(run.model_file)))
 
+    def action_diff(self) -> None:
+        """What changed between the two selected runs: flipped digits, confusion, curves."""
+        from mnist_tui.screens.diff import open_diff
+
+        open_diff(self, sorted((r for r in self.runs if r.id in self.selected), key=lambda r: (r.started, r.id)))
+
+    def action_sweeps(self, new: bool = False) -> None:
+        """Every sweep of the store with its live leaderboard; ``n`` there (or ``new``) starts one."""
+        from mnist_tui.screens.sweep import SweepScreen
+
+        self.app.push_screen(SweepScreen(self.runs_dir, base=getattr(self.app, "config", None), new=new))
+
     def action_toggle_metric(self) -> None:
         chart = self.chart
         chart.set_metric("accuracy" if chart.metric == "loss" else "loss")
@@ -463,4 +497,4 @@ class RunsView(Vertical, can_focus=True):
             metrics = self._metrics(by_id[rid]) if rid in by_id else None
             if metrics is not None:
                 curves.append((rid, metrics["batches"]))
-        self.chart.set_runs(curves)
+        self.chart.set_runs(curves, compare.group_labels([r for r in self.runs if r.id in self.overlaid]))
