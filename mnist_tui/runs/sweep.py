@@ -371,8 +371,9 @@ class SweepRunner:
         self.record["owner"] = owner_record()
         self.record["state"], self.record["reason"] = RUNNING, ""
         self._save()
-        queue = [p["index"] for p in self.record["points"] if p.get("state") != DONE]
-        self.say(f"sweep {self.path.name}: {len(self.record['points'])} runs, {len(queue)} to train, "
+        queue = [p["index"] for p in self.record["points"]]  # a done point is checked, then reused
+        left = sum(1 for p in self.record["points"] if p.get("state") != DONE)
+        self.say(f"sweep {self.path.name}: {len(self.record['points'])} runs, {left} to train, "
                  f"{self.record.get('parallel', 1)} at a time (runs in {self.runs_dir})")
         parallel = max(1, int(self.record.get("parallel") or 1))
         try:
@@ -400,7 +401,8 @@ class SweepRunner:
             counts[p["state"]] = counts.get(p["state"], 0) + 1
         left = sum(n for s, n in counts.items() if s != DONE)
         if self.stop.is_set() and left:
-            state, reason = STOPPED, f"stopped with {left} of {len(self.record['points'])} runs left"
+            detail = ", ".join(f"{n} {s}" for s, n in counts.items())
+            state, reason = STOPPED, f"{left} of {len(self.record['points'])} runs left ({detail})"
         else:
             state = DONE
             reason = ", ".join(f"{n} {s}" for s, n in counts.items() if s != DONE)
