@@ -312,6 +312,7 @@ def leaderboard(sweep: SweepInfo) -> list[Row]:
             info = store.load_run(path)
             state = info.status if state != QUEUED or info.status == store.RUNNING else state
             seconds, acc, epochs = info.duration_s, info.test_accuracy, info.epochs_completed
+            total = info.config.get("epochs") if isinstance(info.config.get("epochs"), int) else total
             curve = epoch_curve(path)
         vals = [v for v in curve.val_accuracy if math.isfinite(v)]
         reached = milestones(curve, (0.98,))[0.98]
