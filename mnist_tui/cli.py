@@ -754,6 +754,10 @@ def run_sweep(args: argparse.Namespace) -> int:
             _say(f"{info.id}: stopping (the current run is saved; the rest stays queued)", sys.stdout)
             return EXIT_OK
         if args.resume:
+            given = [flag_for(f.name) for f in FIELDS if f.name != "preset" and getattr(args, f.name, None) is not None]
+            if given or args.seeds:
+                flags = ", ".join(given) or "--seeds"
+                return _fail(f"--resume continues the sweep as it was queued: leave out {flags}", EXIT_USAGE)
             info = sw.resolve_sweep(runs_dir, args.resume)
             if sw.runner_alive(info.record):
                 return _fail(f"sweep {info.id} is still running (pid {info.record['owner'].get('pid')})", EXIT_ERROR)
@@ -783,7 +787,10 @@ def run_sweep(args: argparse.Namespace) -> int:
         state = sw.SweepRunner(path, say, stop).run()
     except RunStoreError as err:
         return _fail(str(err), EXIT_ERROR)
-    return EXIT_OK if state == sw.DONE else EXIT_INTERRUPTED
+    if state == sw.STOPPED:
+        return EXIT_INTERRUPTED
+    left = [p for p in sw.read_sweep(path)["points"] if p.get("state") != sw.DONE]
+    return EXIT_OK if state == sw.DONE and not left else EXIT_ERROR  # a run failed: its reason is above
 
 
 def _list_sweeps(runs_dir: Any) -> int:

@@ -50,10 +50,10 @@ class DiffScreen(Screen[None]):
     DiffScreen { layout: vertical; }
     DiffScreen #diff-title { height: 2; padding: 0 1; background: $boost; }
     DiffScreen #diff-body { height: 1fr; padding: 0 1; }
-    DiffScreen #diff-flips { height: 5; margin: 1 0 0 0; }
-    DiffScreen #diff-matrices { height: 13; margin: 1 0 0 0; }
-    DiffScreen .diff-matrix { width: 46; height: 13; }
-    DiffScreen #diff-chart { height: 16; min-height: 10; }
+    DiffScreen #diff-flips { height: 4; }
+    DiffScreen .diff-row { height: 13; margin: 1 0 0 0; }
+    DiffScreen .diff-matrix { width: 55; height: 13; }
+    DiffScreen #diff-chart { width: 1fr; height: 13; }
     DiffScreen #diff-hint { height: 1; padding: 0 1; color: $text-muted; }
     """
 
@@ -74,11 +74,12 @@ class DiffScreen(Screen[None]):
         yield Static(Text(f"diff {safe(self.a.id)} (A) vs {safe(self.b.id)} (B): reading…"), id="diff-title")
         with VerticalScroll(id="diff-body"):
             yield Static("", id="diff-flips")
-            with Horizontal(id="diff-matrices"):
+            with Horizontal(classes="diff-row"):  # two 55-cell matrices side by side fit 110 cells
                 yield Static("", id="diff-a", classes="diff-matrix")
                 yield Static("", id="diff-b", classes="diff-matrix")
+            with Horizontal(classes="diff-row"):
                 yield Static("", id="diff-delta", classes="diff-matrix")
-            yield CompareChart(id="diff-chart")
+                yield CompareChart(id="diff-chart")
         yield Static(SYM.text("Enter: the flipped digits, both softmax outputs · z: x in epochs/samples · "
                               "a: accuracy/loss · Esc: back"), id="diff-hint")
 
@@ -117,9 +118,10 @@ class DiffScreen(Screen[None]):
         self.query_one("#diff-title", Static).update(SYM.rich(title))
         self.query_one("#diff-flips", Static).update(SYM.rich(flips_text(diff.per_class(), names, "A", "B")))
         a_title = "A: rows true, cols predicted"
-        self.query_one("#diff-a", Static).update(confusion_text(diff.confusion_a, names, a_title))
-        self.query_one("#diff-b", Static).update(confusion_text(diff.confusion_b, names, "B"))
-        self.query_one("#diff-delta", Static).update(delta_text(diff.confusion_delta, names, "B − A (green: better)"))
+        self.query_one("#diff-a", Static).update(confusion_text(diff.confusion_a, names, a_title, cell=5))
+        self.query_one("#diff-b", Static).update(confusion_text(diff.confusion_b, names, "B", cell=5))
+        self.query_one("#diff-delta", Static).update(delta_text(diff.confusion_delta, names,
+                                                                "B − A (green: B better)", cell=5))
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -259,3 +259,25 @@ async def test_the_sweep_form_checks_every_list_and_starts_a_runner(tmp_path: Pa
         assert launched == [info.path] and len(info.points) == 8
         assert info.points[0]["config"]["preset"] == "scratch"
         assert isinstance(app.screen, SweepScreen) and app.screen.current == info.id
+
+
+async def test_in_the_app_enter_on_the_leaderboard_attaches_to_the_run(tmp_path: Path) -> None:
+    from mnist_tui.app import make_app
+    from tests.ui.fakes import FakeRunSource
+
+    runs = tmp_path / "runs"
+    made_sweep(runs)
+    app = make_app(runs_dir=runs, source=FakeRunSource(), seed=0)
+    async with app.run_test(size=(110, 34)) as pilot:
+        commands = {cmd.title for cmd in app.get_system_commands(app.screen)}
+        assert {"Sweeps: leaderboards", "New sweep", "Diff two runs"} <= commands
+        await pilot.press("escape", "u")
+        await wait_for(pilot, lambda: not app.runs_view.loading and bool(app.runs_view.runs))
+        await pilot.press("W")
+        screen = app.screen
+        assert isinstance(screen, SweepScreen)
+        screen.board.move_cursor(row=2)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.session.path is not None)
+        assert app.session.path == runs / "20260102-122000-mlp" and app.tabs.active == "train"
+        await wait_for(pilot, lambda: len(app.history.epochs) == 3)  # the run's record, replayed

@@ -136,3 +136,37 @@ def test_the_digits_that_flipped_between_two_runs(tmp_path: Path) -> None:
     (b / "test-set.npz").unlink()
     with pytest.raises(store.RunStoreError, match="test-set.npz"):
         compare.diff_runs(a, b)
+
+
+# ----------------------------------------------------------------------------- the CLI
+def test_sweep_usage_errors_name_the_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mnist_tui.cli import main
+
+    runs = str(tmp_path / "runs")
+    assert main(["sweep", "--model", "scratch", "--lr", "0.1,x", "--runs-dir", runs]) == 2
+    assert "--lr: must be a number, got 'x'" in capsys.readouterr().err
+    assert main(["sweep", "--seeds", "0,-1", "--runs-dir", runs]) == 2
+    assert "--seeds: must be at least 0" in capsys.readouterr().err
+    assert main(["sweep", "--parallel", "0", "--runs-dir", runs]) == 2
+    assert main(["sweep", "--resume", "x", "--lr", "0.1", "--runs-dir", runs]) == 2
+    assert "leave out --lr" in capsys.readouterr().err
+    assert main(["sweep", "--resume", "nope", "--runs-dir", runs]) == 1
+    assert "no sweep 'nope'" in capsys.readouterr().err
+    assert main(["sweep", "--list", "--runs-dir", runs]) == 0
+    assert "No sweeps yet" in capsys.readouterr().out
+    assert not (tmp_path / "runs" / ".sweeps").exists()  # nothing was queued by a bad command
+
+
+def test_runs_list_json_has_time_to_accuracy_and_sorts_by_it(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from mnist_tui.cli import main
+
+    curve_run(tmp_path, "slow", [0.97, 0.98], seconds=30.0, minutes=1)
+    curve_run(tmp_path, "fast", [0.98, 0.99], seconds=5.0, minutes=2, n_train=2000)
+    assert main(["runs", "list", "--json", "--sort", "to98", "--runs-dir", str(tmp_path)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in doc] == ["fast", "slow"]
+    assert doc[0]["time_to_accuracy"] == {"97": {"epoch": 1, "seconds": 5.0, "samples": 2000},
+                                          "98": {"epoch": 1, "seconds": 5.0, "samples": 2000},
+                                          "99": {"epoch": 2, "seconds": 10.0, "samples": 4000}}
+    assert doc[1]["time_to_accuracy"]["99"] is None
