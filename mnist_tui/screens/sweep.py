@@ -146,16 +146,23 @@ class SweepScreen(Screen[None]):
         self.sweeps = sw.list_sweeps(self.runs_dir)
         table = self.list_table
         keep = self.current
-        table.clear()
-        for info in self.sweeps:
-            table.add_row(Text(safe(info.id)), Text(info.state, style=STATUS_STYLE.get(info.state, "")),
-                          Text(SYM.text(safe(info.summary()))), Text(store.format_started(
-                              str(info.record.get("updated", "")), "%H:%M:%S")), key=info.id)
         ids = [s.id for s in self.sweeps]
+        same = [str(k.value) for k in table.rows] == ids
+        if not same:
+            table.clear()
+        for info in self.sweeps:
+            cells = (Text(safe(info.id)), Text(info.state, style=STATUS_STYLE.get(info.state, "")),
+                     Text(SYM.text(safe(info.summary()))),
+                     Text(store.format_started(str(info.record.get("updated", "")), "%H:%M:%S")))
+            if same:  # in place: no cursor jump, no flicker, once a second
+                for column, cell in zip(table.ordered_columns, cells, strict=True):
+                    table.update_cell(info.id, column.key, cell)
+            else:
+                table.add_row(*cells, key=info.id)
         if keep not in ids:
             keep = ids[0] if ids else None
         self.current = keep
-        if keep is not None:
+        if keep is not None and not same:
             table.move_cursor(row=ids.index(keep), animate=False)
         self._fill_board()
 
@@ -171,12 +178,21 @@ class SweepScreen(Screen[None]):
             column = board.columns[ColumnKey(key)]
             column.label = Text(label)
             column.content_width = max(column.content_width, len(label))
-        board.clear()
+        board.refresh()  # the sort arrow, also when the rows stay where they are
+        keys = [str(r.index) for r in self.rows]
+        same = [str(k.value) for k in board.rows] == keys
+        if not same:
+            board.clear()
         vals = [v for r in self.rows for v in r.curve.val_accuracy if math.isfinite(v)]
         low, high = (min(vals), max(vals)) if vals else (0.0, 1.0)
         for row in self.rows:
-            board.add_row(*self._cells(row, low, high), key=str(row.index))
-        if cursor is not None and cursor in [r.index for r in self.rows]:
+            cells = self._cells(row, low, high)
+            if same:
+                for column, cell in zip(board.ordered_columns, cells, strict=True):
+                    board.update_cell(str(row.index), column.key, cell)
+            else:
+                board.add_row(*cells, key=str(row.index))
+        if not same and cursor is not None and cursor in [r.index for r in self.rows]:
             board.move_cursor(row=[r.index for r in self.rows].index(cursor), animate=False)
         self._show_detail()
 
@@ -210,7 +226,8 @@ class SweepScreen(Screen[None]):
 
     # ------------------------------------------------------------------ events
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "sweep-list" and event.row_key.value != self.current:
+        stale = event.cursor_row != event.data_table.cursor_row  # from before a rebuild
+        if event.data_table.id == "sweep-list" and not stale and event.row_key.value != self.current:
             self.current = event.row_key.value
             self._fill_board()
 

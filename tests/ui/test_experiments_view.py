@@ -281,3 +281,24 @@ async def test_in_the_app_enter_on_the_leaderboard_attaches_to_the_run(tmp_path:
         await wait_for(pilot, lambda: app.session.path is not None)
         assert app.session.path == runs / "20260102-122000-mlp" and app.tabs.active == "train"
         await wait_for(pilot, lambda: len(app.history.epochs) == 3)  # the run's record, replayed
+
+
+async def test_the_highlighted_sweep_stays_shown_while_the_board_refreshes(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    older = made_sweep(runs)
+    newer = sw.create_sweep(runs, sw.plan_sweep({"preset": "scratch", "learning_rate": "0.1,0.2,0.3"}))
+    app = RunsApp(runs)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await pilot.press("W")
+        screen = app.screen
+        assert isinstance(screen, SweepScreen)
+        assert [s.id for s in screen.sweeps] == sorted([older.name, newer.name], reverse=True)
+        screen.list_table.focus()
+        screen.list_table.move_cursor(row=[s.id for s in screen.sweeps].index(older.name))
+        await pilot.pause()
+        assert screen.current == older.name and len(screen.rows) == 4
+        screen.board.move_cursor(row=2)
+        for _ in range(3):
+            screen.refresh_board()
+            await pilot.pause()
+        assert screen.current == older.name and len(screen.rows) == 4 and screen.board.cursor_row == 2
