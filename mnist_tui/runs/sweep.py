@@ -381,6 +381,9 @@ class SweepRunner:
             while True:
                 self._poll_control()
                 if self.stop.is_set():
+                    if self.record["state"] != STOPPING:
+                        self.record["state"] = STOPPING  # followers show it until the current run is saved
+                        self._save()
                     self._stop_active()
                 elif queue and len(self.active) < parallel:
                     self._start(queue.pop(0))

@@ -49,10 +49,10 @@ class DiffScreen(Screen[None]):
     DEFAULT_CSS = """
     DiffScreen { layout: vertical; }
     DiffScreen #diff-title { height: 2; padding: 0 1; background: $boost; }
-    DiffScreen #diff-body { height: 1fr; padding: 0 1; }
+    DiffScreen #diff-body { height: 1fr; padding: 0 0 0 1; scrollbar-size-vertical: 1; }
     DiffScreen #diff-flips { height: 4; }
     DiffScreen .diff-row { height: 13; margin: 1 0 0 0; }
-    DiffScreen .diff-matrix { width: 55; height: 13; }
+    DiffScreen .diff-matrix { width: 54; height: 13; }
     DiffScreen #diff-chart { width: 1fr; height: 13; }
     DiffScreen #diff-hint { height: 1; padding: 0 1; color: $text-muted; }
     """
@@ -74,7 +74,7 @@ class DiffScreen(Screen[None]):
         yield Static(Text(f"diff {safe(self.a.id)} (A) vs {safe(self.b.id)} (B): reading…"), id="diff-title")
         with VerticalScroll(id="diff-body"):
             yield Static("", id="diff-flips")
-            with Horizontal(classes="diff-row"):  # two 55-cell matrices side by side fit 110 cells
+            with Horizontal(classes="diff-row"):  # two 53-cell matrices side by side fit 110 cells
                 yield Static("", id="diff-a", classes="diff-matrix")
                 yield Static("", id="diff-b", classes="diff-matrix")
             with Horizontal(classes="diff-row"):
@@ -112,9 +112,9 @@ class DiffScreen(Screen[None]):
         fixed, broken = len(diff.fixed), len(diff.broken)
         title.append(safe(changed_fields(self.a.config, self.b.config)) + " · ", style="dim")
         title.append(f"B fixed {fixed}", style=palette.TRUE)
-        title.append(" (wrong in A, right in B) · ")
+        title.append(" (wrong in A) · ")
         title.append(f"B broke {broken}", style=palette.WRONG)
-        title.append(f" (right in A, wrong in B) · net {fixed - broken:+d}")
+        title.append(f" (right in A) · net {fixed - broken:+d}")
         self.query_one("#diff-title", Static).update(SYM.rich(title))
         self.query_one("#diff-flips", Static).update(SYM.rich(flips_text(diff.per_class(), names, "A", "B")))
         a_title = "A: rows true, cols predicted"

@@ -154,7 +154,7 @@ async def test_diff_of_two_runs_and_their_flipped_digits(tmp_path: Path) -> None
         await wait_for(pilot, lambda: screen.diff is not None)
         title = text_of(screen.query_one("#diff-title", Static))
         assert "learning_rate 0.001→0.01, epochs 2→3" in title
-        assert "B fixed 2 (wrong in A, right in B) · B broke 3 (right in A, wrong in B) · net -1" in title
+        assert "B fixed 2 (wrong in A) · B broke 3 (right in A) · net -1" in title
         flips = text_of(screen.query_one("#diff-flips", Static)).splitlines()
         assert flips[1].split()[-1] == "3" and flips[2].split()[-1] == "2"  # B broke 3, fixed 2
         assert "B − A" in text_of(screen.query_one("#diff-delta", Static))
