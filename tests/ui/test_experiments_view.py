@@ -235,6 +235,8 @@ async def test_the_sweep_form_checks_every_list_and_starts_a_runner(tmp_path: Pa
     monkeypatch.setattr(sw, "start_detached_sweep", launched.append)  # no real runner in a pilot test
     app = RunsApp(runs)
     async with app.run_test(size=(120, 40)) as pilot:
+        view = app.query_one(RunsView)
+        await wait_for(pilot, lambda: not view.loading and view.has_focus)  # an empty store: the view has the keys
         await pilot.press("W")
         assert isinstance(app.screen, SweepScreen)
         assert "No sweeps yet" in text_of(app.screen.query_one("#sweep-detail", Static))
