@@ -50,7 +50,6 @@ from mnist_tui.runs.milestones import EpochCurve, epoch_curve, milestones
 from mnist_tui.runs.rundir import (
     CONTROL,
     DIR_MODE,
-    OWNER,
     RunStoreError,
     atomic_write_json,
     create_run_dir,
@@ -467,9 +466,7 @@ class SweepRunner:
             point["run"] = path.name
             self._save()  # the point names its run before its trainer starts
         try:
-            proc = start_detached(path, action)
-            owner = read_json(path / OWNER) or {}
-            atomic_write_json(path / OWNER, owner_record(proc.pid) | {"started": owner.get("started")})
+            proc = start_detached(path, action)  # run.json names the trainer at once
         except OSError as err:
             point["state"], point["reason"] = FAILED, f"cannot start the trainer process: {err.strerror or err}"
             self._save()
