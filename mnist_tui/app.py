@@ -529,6 +529,12 @@ class MnistApp(App[int]):
         yield SystemCommand("Show runs", "Every saved run: attach, compare, resume, export, delete (u)",
                             lambda: self.action_show_tab("runs"))
         yield SystemCommand("Cycle chart marker", "braille / hd / dot (c)", self.action_cycle_marker)
+        yield SystemCommand("Sweeps: leaderboards", "Every sweep with its live leaderboard (W in Runs)",
+                            self.runs_view.action_sweeps)
+        yield SystemCommand("New sweep", "A grid of configs × seeds: any field takes a list (n in Sweeps)",
+                            lambda: self.runs_view.action_sweeps(new=True))
+        yield SystemCommand("Diff two runs", "What changed between the two selected runs (D in Runs)",
+                            self.runs_view.action_diff)
         for name in ("mlp", "mlp-small", "cnn", "scratch"):
             yield SystemCommand(f"Preset: {name}", f"Fill the form with the {name} recipe",
                                 lambda n=name: self._pick_preset(n))
