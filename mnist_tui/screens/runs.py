@@ -234,10 +234,14 @@ class RunsView(Vertical, can_focus=True):
         self._metrics_cache = {p: v for p, v in self._metrics_cache.items() if p in paths}
         self.selected &= ids
         self.overlaid = [i for i in self.overlaid if i in ids]
+        had_focus = self.has_focus_within  # the keys stay here when the table hides or shows
         self.set_class(not listed and complete, "-empty")
         self._fill_table(listed, keep)
-        if self.has_focus and listed:
-            self.table.focus()
+        if had_focus:
+            if listed:
+                self.table.focus()
+            else:
+                self.focus()  # a hidden table cannot keep the focus: the view itself takes the keys
         if complete:
             self._update_chart()
         else:
