@@ -10,42 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_tui.config import PRESETS, TrainConfig, preset_config
+from mnist_tui.config import TrainConfig, preset_config
 from mnist_tui.events import Checkpointed, DataReady, NetworkSaved
 from mnist_tui.history import RunHistory
 from mnist_tui.models import network_record as nr
-from mnist_tui.models.spec import forward_spec, input_shape, layers_for
+from mnist_tui.models.spec import layers_for
 from mnist_tui.runs.follow import RunFollower
 from mnist_tui.runs.recorder import NETWORK_ENV, RunRecorder
 from mnist_tui.runs.rundir import INITIAL_CHECKPOINT, create_run_dir, network_file
 from tests.runs_helpers import train_run
+from tests.ui.fakes import fake_snapshot as snapshot
 from tests.ui.fakes import sample_digits
-
-
-def snapshot(cfg: TrainConfig, epoch: int = 1, seed: int = 0, scale: float = 1.0) -> dict[str, np.ndarray]:
-    """Checkpoint arrays shaped like ``_Loop.snapshot``'s for ``cfg``, with Glorot-like random weights."""
-    rng = np.random.default_rng(seed)
-    shape, weights = input_shape(cfg), []
-    for layer in layers_for(cfg):
-        if layer.kind == "dense":
-            fan_in = shape[-1]
-            weights += [rng.uniform(-1, 1, (fan_in, layer.units)) * scale * np.sqrt(6 / (fan_in + layer.units)),
-                        rng.normal(0, 0.01, layer.units)]
-            shape = (*shape[:-1], layer.units)
-        elif layer.kind == "conv":
-            cin = shape[-1]
-            weights += [rng.uniform(-0.2, 0.2, (layer.kernel, layer.kernel, cin, layer.units)) * scale,
-                        np.zeros(layer.units)]
-            shape = (shape[0], shape[1], layer.units)
-        elif layer.kind == "pool":
-            shape = (shape[0] // 2, shape[1] // 2, shape[2])
-        elif layer.kind == "flatten":
-            shape = (int(np.prod(shape)),)
-    arrays = {f"w{i:03d}": w.astype(np.float32) for i, w in enumerate(weights)}
-    arrays["meta"] = np.array(json.dumps({"format": "mnist-tui-checkpoint", "version": 1, "epoch": epoch,
-                                          "preset": cfg.preset, "input": PRESETS[cfg.preset].layout,
-                                          "layers": forward_spec(cfg)}))
-    return arrays
 
 
 # ----------------------------------------------------------------------------- the record
