@@ -124,6 +124,7 @@ class MnistApp(App[int]):
         Binding("d", "show_tab('draw')", "Draw", id="view.draw"),
         Binding("l", "show_tab('explore')", "Explore", id="view.explore"),
         Binding("w", "show_tab('network')", "Network", id="view.network"),
+        Binding("g", "show_code", "Code", id="view.code", show=False),
         Binding("c", "cycle_marker", "Marker", id="chart.marker"),
         Binding("q", "request_quit", "Quit", id="app.quit"),
         Binding("ctrl+q", "request_quit", "Quit", id="app.quit_anywhere", show=False, priority=True),
@@ -446,6 +447,16 @@ class MnistApp(App[int]):
             self.query_one(NetworkView).activated()
         self.refresh_bindings()  # the viewer's keys come and go with its tab
 
+    def action_show_code(self) -> None:
+        """g: the plain script behind the cursor run (Runs) or the form (Setup, toggled)."""
+        if self.tabs.active == "runs":
+            self.runs_view.action_code()
+            return
+        setup = self.query_one(SetupView)
+        on_setup = self.tabs.active == "setup"
+        self.action_show_tab("setup")
+        setup.toggle_code(None if on_setup else True)
+
     def action_leave_field(self) -> None:
         if isinstance(self.focused, (Input, Select)):
             self.query_one("#tabs Tabs").focus()
@@ -531,6 +542,8 @@ class MnistApp(App[int]):
                             lambda: self.action_epoch(1))
         yield SystemCommand("Look inside the network", "What the layers learned, epoch by epoch, and one digit "
                             "through them (w)", lambda: self.action_show_tab("network"))
+        yield SystemCommand("Show the code", "The plain Keras script of the form, or of the cursor run in Runs (g)",
+                            self.action_show_code)
         yield SystemCommand("Draw a digit", "Classify your own drawing with the current model (d)",
                             lambda: self.action_show_tab("draw"))
         yield SystemCommand("Explore the concepts", "Dataset, activations, batches (l)",

@@ -110,6 +110,7 @@ class RunsView(Vertical, can_focus=True):
         Binding("J", "export('json')", "JSON", id="runs.export_json"),
         Binding("f5", "refresh_runs", "Refresh", id="runs.refresh", show=False),
         Binding("L", "load_model", "Load model", id="runs.load_model"),
+        Binding("g", "code", "Code", id="runs.code"),
     ]
 
     @dataclass
@@ -387,6 +388,22 @@ class RunsView(Vertical, can_focus=True):
             self.app.notify("This run has no saved model.", severity="warning", timeout=3)
             return
         self.post_message(self.LoadModel(Path(run.model_file)))
+
+    def action_code(self) -> None:
+        """The plain Keras (or NumPy) script of the cursor run's config, in a modal."""
+        from mnist_tui.codegen import suggested_name
+        from mnist_tui.runs.rundir import read_config
+        from mnist_tui.screens.code import CodeScreen
+
+        run = self.cursor_run
+        if run is None:
+            return
+        try:
+            cfg = read_config(run.path)
+        except RunStoreError as err:
+            self.app.notify(str(err), severity="error")
+            return
+        self.app.push_screen(CodeScreen(cfg, f"{run.id}: the code behind this run", run.path / suggested_name(cfg)))
 
     def action_toggle_metric(self) -> None:
         chart = self.chart

@@ -1,5 +1,5 @@
-"""SVG snapshots of the Network tab (weights, distributions, filters), fed by the
-deterministic fake trainer (its records are computed the way the recorder computes them).
+"""SVG snapshots of the Network tab (weights, distributions) and Setup showing its code, fed
+by the deterministic fake trainer (its records are computed the way the recorder computes them).
 
 Regenerate after an intended UI change with ``pytest tests/ui/test_network_snapshots.py --snapshot-update``
 and look at the SVGs before committing them.
@@ -57,3 +57,12 @@ def test_network_distributions_of_mlp(snap_compare) -> None:
 def test_network_filters_of_cnn(snap_compare) -> None:
     assert snap_compare(_app("cnn"), terminal_size=SIZE, run_before=_after_run("down"))
 
+
+def test_setup_showing_the_code_80x24(snap_compare) -> None:
+    async def before(pilot) -> None:
+        await pilot.press("escape", "g")
+        await pilot.pause(0.2)
+        freeze(pilot.app)
+        await pilot.pause()
+
+    assert snap_compare(_app(), terminal_size=(80, 24), run_before=before)
