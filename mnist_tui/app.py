@@ -184,7 +184,7 @@ class MnistApp(App[int]):
             with TabPane("Draw", id="draw"):
                 yield DrawView(id="draw-view")
             with TabPane("Explore", id="explore"):
-                yield ExploreView(id="explore-view")
+                yield ExploreView(id="explore-view", history=self.history, run_path=lambda: self.session.path)
         yield KeyBar()
         yield Static("", id="too-small")
 
