@@ -115,6 +115,7 @@ class RunRecorder:
         self._checkpointer: threading.Thread | None = None
         self.network = os.environ.get(NETWORK_ENV, "1").strip() != "0"
         self._x_test: np.ndarray | None = None  # dead units are counted on the test images
+        self._x_scaled: np.ndarray | None = None  # ... converted to float once, not every epoch
         self._kernels: list[np.ndarray] | None = None  # the last snapshot's, for the next update sizes
         try:
             (path / PREDICTIONS).mkdir(mode=DIR_MODE, exist_ok=True)
@@ -188,7 +189,7 @@ class RunRecorder:
     def network_record(self, epoch: int, arrays: dict[str, np.ndarray], x_test: np.ndarray | None) -> None:
         """Write the record of ``arrays`` now, in this thread (``mnist-tui open``: a loaded model)."""
         if self.network:
-            self._x_test = x_test
+            self._x_test, self._x_scaled = x_test, None
             self._write_network(epoch, arrays)
 
     def _background(self, job: Callable[[], None]) -> None:
@@ -200,8 +201,10 @@ class RunRecorder:
         (a layer list this version does not know) is skipped: it must never fail the run."""
         if not self.network:
             return
+        if self._x_scaled is None and self._x_test is not None and len(self._x_test):
+            self._x_scaled = nr.scaled_images(self._x_test)  # once per run: 31 MB for 10k images
         try:
-            record = nr.network_record(arrays, self._x_test, self._kernels)
+            record = nr.network_record(arrays, self._x_scaled, self._kernels)
             self._kernels = nr.kernels(arrays)
         except (ValueError, KeyError, TypeError, IndexError, StopIteration):
             return

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.syntax import Syntax
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import ScrollableContainer
 from textual.widgets import Static
@@ -31,7 +32,7 @@ class CodeView(ScrollableContainer, can_focus=True):
         self.save_path: Path | None = None
         self.sym = symbols()
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         yield Static("", id="code-text")
 
     def show(self, code: str, save_path: Path | None) -> None:

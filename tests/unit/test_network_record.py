@@ -25,7 +25,7 @@ from tests.ui.fakes import sample_digits
 
 # ----------------------------------------------------------------------------- the record
 @pytest.mark.parametrize(("preset", "most"), [("mlp", 120_000), ("mlp-small", 90_000), ("scratch", 90_000),
-                                              ("cnn", 8_000)])
+                                              ("cnn", 10_000)])
 def test_the_record_is_small_and_keeps_what_the_tab_shows(preset: str, most: int) -> None:
     cfg = preset_config(preset)
     x, _ = sample_digits()
