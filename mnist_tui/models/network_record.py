@@ -16,7 +16,8 @@ Pure NumPy, so the trainer writes it and the app reads it without any framework.
 * ``norms`` and ``updates`` (L,): ‖W‖ and ‖W_e − W_{e−1}‖ / ‖W_{e−1}‖ (NaN without a
   previous epoch);
 * dense first layers: ``units`` (K, 28, 28) int8 with ``unit_scale`` (K,), the first
-  ``MAX_UNITS`` units' incoming weights, and ``dead`` (U,) bool over the test set;
+  ``MAX_UNITS`` units' incoming weights, ``dead`` (U,) bool over the test set and
+  ``witness`` (U,) int32, a test image each live unit responds to (-1: dead);
 * conv first layers: ``filters`` (F, kh, kw) float32.
 """
 
@@ -87,6 +88,13 @@ def kernels(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
     return [layer.kernel for layer in weight_layers(arrays)]
 
 
+def counts_dead_units(arrays: dict[str, np.ndarray]) -> bool:
+    """Whether a record of this snapshot counts dead units (its first layer is dense on the
+    784 pixels, with a layer after it), so needs the test images."""
+    layers = weight_layers(arrays)
+    return len(layers) > 1 and layers[0].kind == "dense" and layers[0].kernel.shape[0] == 784
+
+
 def histogram_edges(kernel_shape: Sequence[int]) -> np.ndarray:
     """Fixed bin edges for a kernel of this shape: ± EDGE_FACTOR Glorot limits, so every
     epoch of a run (and a resumed attempt) uses the same bins without knowing the others."""
@@ -131,15 +139,32 @@ def scaled_images(x_test: np.ndarray) -> np.ndarray:
 
 def dead_units(x_test: np.ndarray, kernel: np.ndarray, bias: np.ndarray, activation: str) -> np.ndarray:
     """(U,) bool: the units of a dense layer on the flat image that no test image makes
-    responsive, exactly, at a fraction of the full pass: every unit sees the first 256
-    images; only those still silent see the next 1,024, and only those still silent the rest
-    (a live unit usually answers within the first few images, and a dead one costs 1/U).
+    responsive (``find_dead_units`` without witnesses)."""
+    return find_dead_units(x_test, kernel, bias, activation)[0]
+
+
+def find_dead_units(x_test: np.ndarray, kernel: np.ndarray, bias: np.ndarray, activation: str,
+                    witnesses: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(dead (U,) bool, witness (U,) int32): the units no test image makes responsive, and for
+    the others the first image found that does (-1 for dead ones). Exact, at a fraction of the
+    full pass: a unit whose ``witnesses`` image (last epoch's) still works is alive at the
+    cost of one dot product; the rest see the first 256 images, those still silent the next
+    1,024, and only those still silent the rest (a dead unit costs 1/U of a full pass).
     ``x_test``: uint8 images, or ``scaled_images`` of them (no conversion per epoch)."""
     x = np.asarray(x_test).reshape(len(x_test), -1)
     scaled = x.dtype == np.float32
     units = kernel.shape[1]
     alive = np.zeros(units, dtype=bool)
+    found_at = np.full(units, -1, dtype=np.int32)
     w, b = np.asarray(kernel, dtype=np.float32), np.asarray(bias, dtype=np.float32)
+    if witnesses is not None and len(witnesses) == units:
+        idx = np.flatnonzero((witnesses >= 0) & (witnesses < len(x)))
+        rows = x[witnesses[idx]]
+        if not scaled:
+            rows = rows.astype(np.float32) / np.float32(255.0)
+        z = (rows * w[:, idx].T).sum(axis=1) + b[idx]
+        hit = idx[responsive(z, activation)]
+        alive[hit], found_at[hit] = True, witnesses[hit]
     cuts = [0, *np.cumsum(FIRST_CHUNK).tolist(), len(x)]
     for start, stop in itertools.pairwise(cuts):
         todo = np.flatnonzero(~alive)
@@ -149,19 +174,23 @@ def dead_units(x_test: np.ndarray, kernel: np.ndarray, bias: np.ndarray, activat
             chunk = x[a:min(a + 2048, stop)]
             if not scaled:
                 chunk = chunk.astype(np.float32) / np.float32(255.0)
-            z = chunk @ w[:, todo] + b[todo]
-            found = responsive(z, activation).any(axis=0)
+            on = responsive(chunk @ w[:, todo] + b[todo], activation)
+            found = on.any(axis=0)
             alive[todo[found]] = True
+            found_at[todo[found]] = a + on.argmax(axis=0)[found]
             todo = todo[~found]
             if not len(todo):
                 break
-    return ~alive
+    return ~alive, found_at
 
 
 def network_record(arrays: dict[str, np.ndarray], x_test: np.ndarray | None = None,
-                   previous: Sequence[np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """The record of one snapshot (checkpoint arrays). ``x_test`` (uint8 test images) lets
-    dead units be counted; ``previous`` (the last epoch's ``kernels``) gives update sizes."""
+                   previous: Sequence[np.ndarray] | None = None,
+                   witnesses: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The record of one snapshot (checkpoint arrays). ``x_test`` (uint8 test images, or
+    ``scaled_images``) lets dead units be counted, ``witnesses`` (the last record's
+    ``witness``) makes that cheap; ``previous`` (the last epoch's ``kernels``) gives update
+    sizes."""
     meta = snapshot_meta(arrays)
     layers = weight_layers(arrays)
     if not layers:
@@ -179,7 +208,7 @@ def network_record(arrays: dict[str, np.ndarray], x_test: np.ndarray | None = No
     out: dict[str, np.ndarray] = {"hist_counts": counts, "hist_edges": edges, "norms": norms, "updates": updates}
     first = layers[0]
     hidden: dict[str, Any] | None = None
-    if first.kind == "dense" and first.kernel.shape[0] == 784 and len(layers) > 1:
+    if first.kind == "dense" and first.kernel.shape[0] == 784 and len(layers) > 1:  # as counts_dead_units
         k = min(MAX_UNITS, first.kernel.shape[1])
         images = np.ascontiguousarray(first.kernel[:, :k].T, dtype=np.float32).reshape(k, 28, 28)
         scale = np.abs(images).reshape(k, -1).max(axis=1) / np.float32(127.0)
@@ -188,7 +217,8 @@ def network_record(arrays: dict[str, np.ndarray], x_test: np.ndarray | None = No
         out["unit_scale"] = scale.astype(np.float32)
         hidden = {"units": int(first.kernel.shape[1]), "shown": k, "activation": first.activation}
         if x_test is not None and len(x_test):
-            out["dead"] = dead_units(x_test, first.kernel, first.bias, first.activation)
+            out["dead"], out["witness"] = find_dead_units(x_test, first.kernel, first.bias, first.activation,
+                                                          witnesses)
             hidden["dead"] = int(out["dead"].sum())
             hidden["tested_on"] = len(x_test)
     elif first.kind == "conv":

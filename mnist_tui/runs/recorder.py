@@ -117,6 +117,7 @@ class RunRecorder:
         self._x_test: np.ndarray | None = None  # dead units are counted on the test images
         self._x_scaled: np.ndarray | None = None  # ... converted to float once, not every epoch
         self._kernels: list[np.ndarray] | None = None  # the last snapshot's, for the next update sizes
+        self._witnesses: np.ndarray | None = None  # a test image per live unit: next epoch's dead units cheaply
         try:
             (path / PREDICTIONS).mkdir(mode=DIR_MODE, exist_ok=True)
             if self.network:
@@ -201,11 +202,12 @@ class RunRecorder:
         (a layer list this version does not know) is skipped: it must never fail the run."""
         if not self.network:
             return
-        if self._x_scaled is None and self._x_test is not None and len(self._x_test):
-            self._x_scaled = nr.scaled_images(self._x_test)  # once per run: 31 MB for 10k images
         try:
-            record = nr.network_record(arrays, self._x_scaled, self._kernels)
-            self._kernels = nr.kernels(arrays)
+            if self._x_scaled is None and self._x_test is not None and len(self._x_test) \
+                    and nr.counts_dead_units(arrays):
+                self._x_scaled = nr.scaled_images(self._x_test)  # once per run: 31 MB for 10k images
+            record = nr.network_record(arrays, self._x_scaled, self._kernels, self._witnesses)
+            self._kernels, self._witnesses = nr.kernels(arrays), record.get("witness")
         except (ValueError, KeyError, TypeError, IndexError, StopIteration):
             return
         target = self.path / network_file(epoch)

@@ -102,6 +102,14 @@ def test_dead_units_are_exactly_those_a_full_pass_finds(activation: str) -> None
     assert found[:40].all()
     assert found[40:50].all() == (activation != "relu") and found[50] == (activation == "relu")
     assert not found[60]  # alive: found by the last pass (relu), or responsive anywhere (sigmoid, tanh)
+    dead, witness = nr.find_dead_units(x, kernel, bias, activation)
+    alive = np.flatnonzero(~dead)
+    assert np.array_equal(dead, direct) and (witness[dead] == -1).all()
+    assert nr.responsive(z[witness[alive], alive], activation).all()  # each witness really wakes its unit
+    moved = kernel + rng.normal(0, 0.02, kernel.shape).astype(np.float32)  # the next epoch: witnesses mostly hold
+    z2 = (x.reshape(len(x), -1).astype(np.float32) / 255) @ moved + bias
+    again, _ = nr.find_dead_units(nr.scaled_images(x), moved, bias, activation, witness)
+    assert np.array_equal(again, ~nr.responsive(z2, activation).any(axis=0))
 
 
 # ----------------------------------------------------------------------------- the recorder
