@@ -274,6 +274,7 @@ def _open_model(run_dir: Path, model_path: str, emit: Emit | None) -> RunFinishe
         arrays = model.forward
         if arrays is not None:
             atomic_write_bytes(run_dir / CHECKPOINT, npz_bytes(arrays))
+            recorder.network_record(0, arrays, ds.x_test)  # the Network tab shows a loaded model too
         out(Predictions(0, probs))
         fin = result_from_probabilities(DONE, f"loaded {model_path} ({model.param_count:,} params)", 0, probs,
                                         ds.y_test.astype(np.int64), 0.0, time.perf_counter() - t0, None)

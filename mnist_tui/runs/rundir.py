@@ -11,6 +11,9 @@ over a shared filesystem::
     test-set.npz       the test images and labels the predictions refer to
     predictions/       epoch-NNNN.npy: float16 softmax outputs of every completed epoch
     checkpoint.npz     weights + optimizer state at the last checkpointed epoch end (resume)
+    checkpoint-initial.npz  the weights before the first step (the loss landscape's start)
+    network/           epoch-NNNN.npz: what the layers hold at each epoch end, 0 = initial
+                       (mnist_tui.models.network_record)
     model.keras|.npz   the final model (the last completed batch), written at the end
     summary.json       written last: status, test figures, confusion matrix, timings
     control/           requests from followers, polled by the trainer (mnist_tui.runs.control)
@@ -40,6 +43,7 @@ RUN_FORMAT_VERSION = 2
 CONFIG, OWNER, LOG, SUMMARY = "config.json", "run.json", "events.jsonl", "summary.json"
 TEST_SET, PREDICTIONS, CHECKPOINT, CONTROL, TRAINER_LOG = (
     "test-set.npz", "predictions", "checkpoint.npz", "control", "trainer.log")
+NETWORK, INITIAL_CHECKPOINT = "network", "checkpoint-initial.npz"
 MODEL_FILES = ("model.keras", "model.npz")
 DIR_MODE, FILE_MODE = 0o700, 0o600
 
@@ -57,6 +61,10 @@ def default_runs_dir() -> Path:
 
 def predictions_file(epoch: int) -> str:
     return f"{PREDICTIONS}/epoch-{epoch:04d}.npy"
+
+
+def network_file(epoch: int) -> str:
+    return f"{NETWORK}/epoch-{epoch:04d}.npz"
 
 
 def model_file(preset: str) -> str:

@@ -118,6 +118,7 @@ class RunsView(Vertical, can_focus=True):
         Binding("D", "diff", "Diff two", id="runs.diff"),
         Binding("G", "cycle_time", "Time/to 98%/seeds", id="runs.time_mode"),
         Binding("W", "sweeps", "Sweeps", id="runs.sweeps"),
+        Binding("g", "code", "Code", id="runs.code"),
     ]
 
     @dataclass
@@ -451,6 +452,22 @@ class RunsView(Vertical, can_focus=True):
             self.sort_key, self.sort_descending = sort, None  # a sort by this column follows it
         self._resort()
         self.app.notify(f"Time column: {header}", timeout=2)
+
+    def action_code(self) -> None:
+        """The plain Keras (or NumPy) script of the cursor run's config, in a modal."""
+        from mnist_tui.codegen import suggested_name
+        from mnist_tui.runs.rundir import read_config
+        from mnist_tui.screens.code import CodeScreen
+
+        run = self.cursor_run
+        if run is None:
+            return
+        try:
+            cfg = read_config(run.path)
+        except RunStoreError as err:
+            self.app.notify(str(err), severity="error")
+            return
+        self.app.push_screen(CodeScreen(cfg, f"{run.id}: the code behind this run", run.path / suggested_name(cfg)))
 
     def action_toggle_metric(self) -> None:
         chart = self.chart
