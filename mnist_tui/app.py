@@ -37,6 +37,7 @@ from mnist_tui.events import (
     Checkpointed,
     ControlApplied,
     DataReady,
+    NetworkSaved,
     Predictions,
     RunFinished,
     TrainerStarted,
@@ -50,6 +51,7 @@ from mnist_tui.screens.confirm import Choice, ChoiceScreen, ConfirmScreen
 from mnist_tui.screens.draw import DrawView
 from mnist_tui.screens.explore import ExploreView
 from mnist_tui.screens.inspect import InspectView
+from mnist_tui.screens.network import NetworkView
 from mnist_tui.screens.runs import RunsView
 from mnist_tui.screens.setup import SetupView
 from mnist_tui.screens.train import TrainView
@@ -129,6 +131,8 @@ class MnistApp(App[int]):
         Binding("u", "show_tab('runs')", "Runs", id="view.runs"),
         Binding("d", "show_tab('draw')", "Draw", id="view.draw"),
         Binding("l", "show_tab('explore')", "Explore", id="view.explore"),
+        Binding("w", "show_tab('network')", "Network", id="view.network"),
+        Binding("g", "show_code", "Code", id="view.code", show=False),
         Binding("c", "cycle_marker", "Marker", id="chart.marker"),
         Binding("q", "request_quit", "Quit", id="app.quit"),
         Binding("ctrl+q", "request_quit", "Quit", id="app.quit_anywhere", show=False, priority=True),
@@ -184,12 +188,14 @@ class MnistApp(App[int]):
                 yield ViewerView(self.history, seed=self.seed, id="viewer-view")
             with TabPane("Inspect", id="inspect"):
                 yield InspectView(id="inspect-view")
+            with TabPane("Network", id="network"):
+                yield NetworkView(self.history, run_path=lambda: self.session.path, id="network-view")
             with TabPane("Runs", id="runs"):
                 yield RunsView(self.runs_dir or default_runs_dir(), id="runs-view")
             with TabPane("Draw", id="draw"):
                 yield DrawView(id="draw-view")
             with TabPane("Explore", id="explore"):
-                yield ExploreView(id="explore-view")
+                yield ExploreView(id="explore-view", history=self.history, run_path=lambda: self.session.path)
         yield KeyBar()
         yield Static("", id="too-small")
 
@@ -453,7 +459,19 @@ class MnistApp(App[int]):
                 self.set_focus(None)
         elif event.pane.id == "inspect":
             self.inspect_view.sync()  # it skips repainting while hidden
+        elif event.pane.id == "network":
+            self.query_one(NetworkView).activated()
         self.refresh_bindings()  # the viewer's keys come and go with its tab
+
+    def action_show_code(self) -> None:
+        """g: the plain script behind the cursor run (Runs) or the form (Setup, toggled)."""
+        if self.tabs.active == "runs":
+            self.runs_view.action_code()
+            return
+        setup = self.query_one(SetupView)
+        on_setup = self.tabs.active == "setup"
+        self.action_show_tab("setup")
+        setup.toggle_code(None if on_setup else True)
 
     def action_leave_field(self) -> None:
         if isinstance(self.focused, (Input, Select)):
@@ -538,6 +556,10 @@ class MnistApp(App[int]):
                             lambda: self.action_epoch(-1))
         yield SystemCommand("Next epoch", "Viewer and Inspect show the epoch after (])",
                             lambda: self.action_epoch(1))
+        yield SystemCommand("Look inside the network", "What the layers learned, epoch by epoch, and one digit "
+                            "through them (w)", lambda: self.action_show_tab("network"))
+        yield SystemCommand("Show the code", "The plain Keras script of the form, or of the cursor run in Runs (g)",
+                            self.action_show_code)
         yield SystemCommand("Draw a digit", "Classify your own drawing with the current model (d)",
                             lambda: self.action_show_tab("draw"))
         yield SystemCommand("Explore the concepts", "Dataset, activations, batches (l)",
@@ -545,6 +567,12 @@ class MnistApp(App[int]):
         yield SystemCommand("Show runs", "Every saved run: attach, compare, resume, export, delete (u)",
                             lambda: self.action_show_tab("runs"))
         yield SystemCommand("Cycle chart marker", "braille / hd / dot (c)", self.action_cycle_marker)
+        yield SystemCommand("Sweeps: leaderboards", "Every sweep with its live leaderboard (W in Runs)",
+                            self.runs_view.action_sweeps)
+        yield SystemCommand("New sweep", "A grid of configs × seeds: any field takes a list (n in Sweeps)",
+                            lambda: self.runs_view.action_sweeps(new=True))
+        yield SystemCommand("Diff two runs", "What changed between the two selected runs (D in Runs)",
+                            self.runs_view.action_diff)
         for name in ("mlp", "mlp-small", "cnn", "scratch"):
             yield SystemCommand(f"Preset: {name}", f"Fill the form with the {name} recipe",
                                 lambda n=name: self._pick_preset(n))
@@ -587,7 +615,7 @@ class MnistApp(App[int]):
             self.notify(f"Cannot start a trainer process: {err}", severity="error")
             return
         self.notify(f"Resuming {message.path.name}…", timeout=3)
-        self.set_timer(0.5, lambda: self.attach_run(message.path))
+        self.attach_run(message.path)  # run.json already names the new trainer: followed live
 
     @on(RunsView.EvaluateRun)
     def _evaluate_run(self, message: RunsView.EvaluateRun) -> None:
@@ -683,6 +711,8 @@ class MnistApp(App[int]):
             self._ready_next_trainer(idle=True)
             if self._quitting:
                 self.exit(0)
+        if isinstance(event, (NetworkSaved, Checkpointed, DataReady, TrainerStarted, RunFinished)):
+            self.query_one(NetworkView).sync()  # paints only while its tab shows
         self._status_dirty = True
 
     def _name_the_data(self, class_names: tuple[str, ...]) -> None:

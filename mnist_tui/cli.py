@@ -106,6 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--detach", action="store_true",
                        help="train in the background (its own process and session; survives logging out):"
                             " prints the run id and how to attach")
+    code = sub.add_parser(
+        "code", help="print the plain Keras (or NumPy) script that trains the same model",
+        description="Print the script equivalent to `train` with the same flags: the data from the same source, "
+                    "the same layers, optimizer, loss, epochs, batch size, validation and seed, in plain Keras "
+                    "(NumPy for scratch). Run it with python: it reaches the accuracy `train` reaches.",
+        epilog=presets_table(), formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_config_flags(code, with_model_default=False)
+    code.add_argument("-o", "--out", dest="out", default=None, metavar="FILE", help="write it here (default: stdout)")
     attach = sub.add_parser(
         "attach", help="open the app on a run: its whole history, then live while it trains",
         description="Follow a run in the app: the charts fill with its history at once and then follow it "
@@ -125,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--log-every", type=int, default=0, metavar="N", help=argparse.SUPPRESS)
     _runs_dir_flag(resume)
     _add_runs_parser(sub)
+    _add_sweep_parser(sub)
     opener = sub.add_parser(
         "open", help="open a saved model (.keras, or a scratch .npz): evaluate it, then browse its predictions",
         description="Load a saved model in safe mode (no code from the file runs), evaluate it on the test set "
@@ -146,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-SORT_CHOICES = ("started", "accuracy", "duration", "preset")
+SORT_CHOICES = ("started", "accuracy", "duration", "preset", "to97", "to98", "to99")
 CONTROL_ACTIONS = {"pause": "paused", "resume": "resumed", "stop": "stopping (saving the run)",
                    "checkpoint": "saving the model after this batch"}
 ACK_SECONDS = 3.0
@@ -168,7 +178,8 @@ def _add_runs_parser(sub: Any) -> None:
     lst = runs_sub.add_parser("list", help="list runs, newest first", description="List the saved runs.")
     runs_dir_flag(lst)
     lst.add_argument("--sort", choices=SORT_CHOICES, default="started",
-                     help="order: started (newest first), accuracy (best first), duration (shortest first), preset")
+                     help="order: started (newest first), accuracy (best first), duration (shortest first), preset, "
+                          "to97/to98/to99 (training time to that validation accuracy, fastest first)")
     lst.add_argument("--json", action="store_true", help="print JSON instead of a table")
     exp = runs_sub.add_parser("export", help="export a run's metrics", description="Export a run's metrics.")
     exp.add_argument("run_id", metavar="ID", help="a run id or a unique prefix of one")
@@ -233,10 +244,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_runs(args)
     if args.command == "resume":
         return run_resume(args)
+    if args.command == "sweep":
+        return run_sweep(args)
     try:
         cfg = config_from_args(args)
     except ConfigError as err:
         return _fail(f"{flag_for(err.field)}: {err.reason}", EXIT_USAGE)
+    if args.command == "code":
+        return run_code(args, cfg)
     if cfg.backend != "tensorflow" or args.command in ("train", None, "open"):
         try:
             check_backend(cfg.backend)  # sets KERAS_BACKEND before anything imports Keras
@@ -247,6 +262,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return run_serve(args, argv)
     return run_app(args, cfg)
+
+
+def run_code(args: argparse.Namespace, cfg: TrainConfig) -> int:
+    """``mnist-tui code``: the config as a plain script, on stdout or in ``--out``."""
+    from mnist_tui.codegen import script_for
+
+    text = script_for(cfg)
+    if args.out is None:
+        with contextlib.suppress(BrokenPipeError):
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        return EXIT_OK
+    from pathlib import Path
+
+    from mnist_tui.runs.rundir import write_output
+
+    try:
+        written = write_output(Path(args.out).expanduser(), text.encode())
+    except OSError as err:
+        return _fail(f"--out: cannot write {args.out}: {err.strerror or err}", EXIT_ERROR)
+    _say(f"wrote {written}", sys.stderr)
+    return EXIT_OK
 
 
 def run_app(args: argparse.Namespace, cfg: TrainConfig) -> int:
@@ -608,12 +645,9 @@ def run_resume(args: argparse.Namespace) -> int:
 def _start_detached(path: Any, action: str) -> int:
     """Hand the run to a trainer process of its own and say how to follow it."""
     from mnist_tui.runs.launch import start_detached
-    from mnist_tui.runs.rundir import OWNER, atomic_write_json, owner_record, read_json
 
     try:
         proc = start_detached(path, action)
-        owner = read_json(path / OWNER) or {}
-        atomic_write_json(path / OWNER, owner_record(proc.pid) | {"started": owner.get("started")})
     except OSError as err:
         return _fail(f"cannot start the trainer process: {err.strerror or err}", EXIT_ERROR)
     _say(f"{path.name}: training in the background (pid {proc.pid}); output in {path / 'trainer.log'}",
@@ -705,3 +739,103 @@ def _say(text: str, stream: TextIO) -> None:
 
     with contextlib.suppress(OSError):
         print(safe(text), file=stream, flush=True)
+
+
+# ----------------------------------------------------------------------------- sweep
+SWEEP_EPILOG = """Any config flag takes a comma-separated list, and the sweep trains every combination:
+  mnist-tui sweep --model mlp --lr 1e-4,1e-3,1e-2 --batch-size 32,128 --seeds 0,1,2   # 18 runs
+Each is a normal run in the run store (see `mnist-tui runs list`), tagged with its sweep.
+Ctrl+C or SIGTERM stops the sweep cleanly: the current run is stopped after its batch and
+saved, the rest stays queued; `mnist-tui sweep --resume SWEEP` continues it (finished runs
+are reused, a stopped or killed run is resumed from its checkpoint)."""
+
+
+def _add_sweep_parser(sub: Any) -> None:
+    """``mnist-tui sweep``: a grid of configs × seeds, one trainer process after another."""
+    sweep = sub.add_parser(
+        "sweep", help="train a grid of configs (any config flag takes a comma list) × seeds",
+        description="Queue the cartesian product of the given values (× --seeds) and train it, one run after "
+                    "another, in the foreground (progress lines) or --detach'ed.",
+        epilog=SWEEP_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_config_flags(sweep, with_model_default=False)
+    sweep.add_argument("--seeds", default=None, metavar="LIST",
+                       help="train every config with each of these seeds, e.g. 0,1,2 (the same as --seed 0,1,2): "
+                            "runs that differ only in seed show their seed band")
+    sweep.add_argument("--parallel", type=int, default=1, metavar="N",
+                       help="trainers at once (default 1: each trainer already uses every core, so on a small "
+                            "machine two trainers on two cores are slower than one after the other)")
+    sweep.add_argument("--detach", action="store_true", help="run the sweep in the background (its own process)")
+    sweep.add_argument("--resume", default=None, metavar="SWEEP",
+                       help="continue a stopped or crashed sweep (an id or a unique prefix)")
+    sweep.add_argument("--stop", default=None, metavar="SWEEP", help="stop a running sweep (the rest stays queued)")
+    sweep.add_argument("--list", action="store_true", help="list the sweeps and their progress")
+    _runs_dir_flag(sweep)
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    """0: every run done; 1: an error; 2: usage; 130: stopped (the rest stays queued)."""
+    import threading
+
+    from mnist_tui.runs import sweep as sw
+    from mnist_tui.runs.rundir import RunStoreError
+
+    runs_dir = _runs_dir(args)
+    try:
+        if args.list:
+            return _list_sweeps(runs_dir)
+        if args.stop:
+            info = sw.resolve_sweep(runs_dir, args.stop)
+            if not sw.runner_alive(info.record):
+                return _fail(f"sweep {info.id} is not running ({info.state})", EXIT_ERROR)
+            sw.request_stop(info.path)
+            _say(f"{info.id}: stopping (the current run is saved; the rest stays queued)", sys.stdout)
+            return EXIT_OK
+        if args.resume:
+            given = [flag_for(f.name) for f in FIELDS if f.name != "preset" and getattr(args, f.name, None) is not None]
+            if given or args.seeds:
+                flags = ", ".join(given) or "--seeds"
+                return _fail(f"--resume continues the sweep as it was queued: leave out {flags}", EXIT_USAGE)
+            info = sw.resolve_sweep(runs_dir, args.resume)
+            if sw.runner_alive(info.record):
+                return _fail(f"sweep {info.id} is still running (pid {info.record['owner'].get('pid')})", EXIT_ERROR)
+            path = info.path
+        else:
+            if args.parallel < 1:
+                return _fail("--parallel: must be at least 1", EXIT_USAGE)
+            values = {f.name: getattr(args, f.name) for f in FIELDS if getattr(args, f.name, None) is not None}
+            if "backend" not in values and os.environ.get("KERAS_BACKEND") in BACKENDS:
+                values["backend"] = os.environ["KERAS_BACKEND"]  # Keras's own variable is the default
+            try:
+                plan = sw.plan_sweep(values, args.seeds)
+            except ConfigError as err:
+                return _fail(f"{flag_for(err.field) if err.field != 'seed' or not args.seeds else '--seeds'}: "
+                             f"{err.reason}", EXIT_USAGE)
+            path = sw.create_sweep(runs_dir, plan, args.parallel)
+            _say(f"sweep {path.name}: {plan.describe()}", sys.stdout)
+        if args.detach:
+            proc = sw.start_detached_sweep(path)
+            _say(f"{path.name}: sweeping in the background (pid {proc.pid}); output in {path / sw.SWEEP_LOG}",
+                 sys.stdout)
+            _say(f"watch it: mnist-tui (Runs tab, W)    stop it: mnist-tui sweep --stop {path.name}", sys.stdout)
+            return EXIT_OK
+        stop = threading.Event()
+        say = lambda line: _say(line, sys.stdout)  # noqa: E731
+        sw.install_stop_signals(stop, lambda line: _say(line, sys.stderr))
+        state = sw.SweepRunner(path, say, stop).run()
+    except RunStoreError as err:
+        return _fail(str(err), EXIT_ERROR)
+    if state == sw.STOPPED:
+        return EXIT_INTERRUPTED
+    left = [p for p in sw.read_sweep(path)["points"] if p.get("state") != sw.DONE]
+    return EXIT_OK if state == sw.DONE and not left else EXIT_ERROR  # a run failed: its reason is above
+
+
+def _list_sweeps(runs_dir: Any) -> int:
+    from mnist_tui.runs import sweep as sw
+
+    sweeps = sw.list_sweeps(runs_dir)
+    if not sweeps:
+        _say(f"No sweeps yet in {sw.sweeps_dir(runs_dir)}", sys.stdout)
+    for info in sweeps:
+        _say(f"{info.id}  {info.state:<10}  {info.summary()}", sys.stdout)
+    return EXIT_OK

@@ -134,6 +134,18 @@ class Checkpointed:
     seconds: float = 0.0  # what writing it cost, off the training thread
 
 
+@dataclass(frozen=True, eq=False)
+class NetworkSaved:
+    """What the layers hold at the end of ``epoch`` (0: the initial weights, or a loaded model):
+    weight histograms, update sizes, first-layer units or filters, dead units. On disk:
+    ``network/epoch-NNNN.npz`` beside the log line (``mnist_tui.training.network_record``)."""
+
+    epoch: int
+    record: dict[str, np.ndarray] | None = field(default=None, repr=False)
+
+    ARRAYS: ClassVar[tuple[str, ...]] = ("record",)
+
+
 @dataclass(frozen=True, slots=True)
 class ControlApplied:
     """The trainer carried out a control request (``request`` is the file it came in)."""
@@ -165,7 +177,7 @@ class RunFinished:
 
 
 Event = (PhaseChanged | TrainerStarted | DataReady | BatchEnd | EpochEnd | Predictions | Checkpointed
-         | ControlApplied | RunFinished)
+         | NetworkSaved | ControlApplied | RunFinished)
 Emit = Callable[[Event], None]
 
 
@@ -177,6 +189,7 @@ class UnknownEvent(ValueError):
 KINDS: dict[str, type[Any]] = {
     "phase": PhaseChanged, "start": TrainerStarted, "data": DataReady, "batch": BatchEnd, "epoch": EpochEnd,
     "predictions": Predictions, "checkpoint": Checkpointed, "control": ControlApplied, "finished": RunFinished,
+    "network": NetworkSaved,
 }
 KIND_OF: dict[type[Any], str] = {cls: kind for kind, cls in KINDS.items()}
 POSITIONAL = ("batch", "epoch")  # lists, in field order: short lines, bulk-parsable

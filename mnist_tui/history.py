@@ -18,6 +18,7 @@ from mnist_tui.events import (
     DataReady,
     EpochEnd,
     Event,
+    NetworkSaved,
     PhaseChanged,
     Predictions,
     RunFinished,
@@ -35,6 +36,7 @@ class RunHistory:
     data: DataReady | None = None
     last_batch: BatchEnd | None = None
     predictions_by_epoch: dict[int, Predictions] = field(default_factory=dict)
+    network_by_epoch: dict[int, NetworkSaved] = field(default_factory=dict)  # 0: the initial weights
     finished: RunFinished | None = None
     started: TrainerStarted | None = None
     last_control: ControlApplied | None = None
@@ -63,6 +65,9 @@ class RunHistory:
             self.phase, self.phase_detail = event.phase, event.detail
         elif isinstance(event, Predictions):
             self.predictions_by_epoch[event.epoch] = event
+        elif isinstance(event, NetworkSaved):
+            if event.record is not None:
+                self.network_by_epoch[event.epoch] = event
         elif isinstance(event, DataReady):
             self.data = event
         elif isinstance(event, RunFinished):
@@ -88,6 +93,8 @@ class RunHistory:
         del self.epoch_boundaries[k:]
         for epoch in [e for e in self.predictions_by_epoch if e > k]:
             del self.predictions_by_epoch[epoch]
+        for epoch in [e for e in self.network_by_epoch if e > k]:
+            del self.network_by_epoch[epoch]
         self.last_batch = None
 
     @property
@@ -103,6 +110,9 @@ class RunHistory:
 
     def prediction_epochs(self) -> list[int]:
         return sorted(self.predictions_by_epoch)
+
+    def network_epochs(self) -> list[int]:
+        return sorted(self.network_by_epoch)
 
     def total_steps(self) -> int:
         return 0 if self.data is None else self.data.steps_per_epoch * self.data.epochs

@@ -16,6 +16,7 @@ from mnist_tui.render.digits import digit_text
 
 __all__ = [
     "ACTIVATION_RANGES",
+    "TEMPERATURES",
     "activation_curves",
     "count_ticks",
     "dataset_facts",
@@ -28,6 +29,7 @@ __all__ = [
     "sigmoid",
     "softmax_naive",
     "softmax_stable",
+    "softmax_with_temperature",
     "steps_per_epoch",
 ]
 
@@ -162,3 +164,11 @@ def digits_row_text(images: list[np.ndarray], captions: list[str], mode: str = "
             else:
                 text.append(" " * width)
     return text
+
+
+TEMPERATURES = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)  # what - and + step through
+
+
+def softmax_with_temperature(z: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(z / T): T < 1 sharpens towards the largest logit, T > 1 flattens towards uniform."""
+    return softmax_stable(np.asarray(z, dtype=np.float64) / float(temperature))

@@ -3,7 +3,8 @@
 ``LogReader`` reads ``events.jsonl`` from the byte offset where it stopped, never re-reading
 what it has seen, and keeps a torn last line (a write in progress, or a kill mid-write)
 for the next read. ``RunFollower`` adds what the log only refers to: the test images of
-``DataReady`` and the probabilities of ``Predictions``, loaded from their side files, and
+``DataReady``, the probabilities of ``Predictions`` and the records of ``NetworkSaved``,
+loaded from their side files, and
 whether the trainer is still alive. ``FollowThread`` is the watcher thread (toolong's file
 watcher, in spirit): it polls, hands every new event to a callback in order, and reports a
 trainer that died without finishing.
@@ -29,6 +30,7 @@ from mnist_tui.events import (
     DataReady,
     EpochEnd,
     Event,
+    NetworkSaved,
     PhaseChanged,
     Predictions,
     RunFinished,
@@ -36,7 +38,8 @@ from mnist_tui.events import (
     UnknownEvent,
     decode,
 )
-from mnist_tui.runs.rundir import LOG, TEST_SET, owner_alive, predictions_file
+from mnist_tui.models.network_record import read_record
+from mnist_tui.runs.rundir import LOG, TEST_SET, network_file, owner_alive, predictions_file
 
 READ_CHUNK = 8 << 20  # bytes per read: a long run's history arrives in pieces, never all at once
 POLL_SECONDS = 0.05
@@ -96,7 +99,7 @@ def abandoned(events: list[Event]) -> list[bool]:
         event = events[i]
         if isinstance(event, TrainerStarted):
             lowest = event.from_epoch if lowest is None else min(lowest, event.from_epoch)
-        elif lowest is not None and isinstance(event, (BatchEnd, EpochEnd, Predictions)):
+        elif lowest is not None and isinstance(event, (BatchEnd, EpochEnd, Predictions, NetworkSaved)):
             flags[i] = event.epoch > lowest
     return flags
 
@@ -135,6 +138,9 @@ class RunFollower:
         if isinstance(event, Predictions) and event.probabilities is None:
             probs = load_predictions(self.path, event.epoch)
             return replace(event, probabilities=probs) if probs is not None else event
+        if isinstance(event, NetworkSaved) and event.record is None:
+            record = read_record(self.path / network_file(event.epoch))
+            return replace(event, record=record) if record is not None else event
         return event
 
     def alive(self) -> bool:

@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
-from mnist_tui.runs.rundir import TRAINER_LOG
+from mnist_tui.runs.rundir import OWNER, TRAINER_LOG, atomic_write_json, owner_record, read_json
 
 READY = "ready"  # what a warm trainer prints once Keras is imported
 WARM = "warm"  # what the app sends it when nothing else trains: warm up fully now
@@ -43,12 +43,19 @@ def spawn(args: list[str], *, stdin: Any = subprocess.DEVNULL, stdout: Any = sub
 
 
 def start_detached(run_dir: Path, action: str = "train") -> subprocess.Popen[bytes]:
-    """A trainer for ``run_dir`` that outlives whoever started it; its output goes to trainer.log."""
+    """A trainer for ``run_dir`` that outlives whoever started it; its output goes to trainer.log.
+
+    run.json names the new process at once (it rewrites it itself when it starts), so a
+    follower arriving in between sees a live run, not the dead owner of a run to resume."""
     fd = os.open(run_dir / TRAINER_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        return spawn(["--run", str(run_dir), "--action", action], stdout=fd, stderr=fd)
+        proc = spawn(["--run", str(run_dir), "--action", action], stdout=fd, stderr=fd)
     finally:
         os.close(fd)
+    owner = read_json(run_dir / OWNER)
+    started = owner.get("started") if isinstance(owner, dict) else None
+    atomic_write_json(run_dir / OWNER, owner_record(proc.pid) | ({"started": started} if started else {}))
+    return proc
 
 
 class WarmTrainer:
@@ -58,12 +65,16 @@ class WarmTrainer:
     without a job ends it, so an app that quits or dies never leaves one behind.
     """
 
-    def __init__(self, backend: str) -> None:
+    def __init__(self, backend: str, *, background: bool = False) -> None:
+        """``background``: readied while a run trains, so it imports at idle priority, taking
+        only CPU the run leaves. Such a trainer may starve on a busy machine: one that is not
+        ready when its job comes is replaced (``ProcessRunSource._take``)."""
         self.backend = backend
+        self.background = background
         self._log: IO[bytes] = tempfile.NamedTemporaryFile(  # noqa: SIM115 - the child writes it; removed at take
             prefix="mnist-tui-warm-", suffix=".log", delete=False)
-        self.proc = spawn(["--warm", "--backend", backend], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          stderr=self._log)
+        self.proc = spawn(["--warm", "--backend", backend, *(["--idle-import"] if background else [])],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log)
         self.ready = threading.Event()
         self.imported = False
         self.taken = False

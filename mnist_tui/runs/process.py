@@ -274,6 +274,7 @@ def _open_model(run_dir: Path, model_path: str, emit: Emit | None) -> RunFinishe
         arrays = model.forward
         if arrays is not None:
             atomic_write_bytes(run_dir / CHECKPOINT, npz_bytes(arrays))
+            recorder.network_record(0, arrays, ds.x_test)  # the Network tab shows a loaded model too
         out(Predictions(0, probs))
         fin = result_from_probabilities(DONE, f"loaded {model_path} ({model.param_count:,} params)", 0, probs,
                                         ds.y_test.astype(np.int64), 0.0, time.perf_counter() - t0, None)
@@ -320,30 +321,31 @@ def _install_stop_signals(control: TrainControl) -> None:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 
-def _import(backend: str) -> None:
+def _import(backend: str, idle: bool = False) -> None:
     """Import Keras on ``backend`` now, not at the user's ``s``.
 
-    The imports (seconds of CPU) run in a thread at idle priority: the app readies its next
-    trainer while a run trains, and on a small machine a normal-priority import would take
-    cores from that run. Only the imports: thread pools inherit their creator's policy, so
-    the throwaway fit that creates them (``WARM``) runs in the main thread, at normal
-    priority, when the app says nothing else trains.
+    ``idle`` (the app readies its next trainer while a run trains, and on a small machine a
+    normal-priority import would take cores from that run): the imports, seconds of CPU, run
+    in a thread at idle priority. Only the imports: thread pools inherit their creator's
+    policy, so the throwaway fit that creates them (``WARM``) runs in the main thread, at
+    normal priority, when the app says nothing else trains.
     """
     import threading
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     check_backend(backend)
-    importer = threading.Thread(target=_import_at_idle_priority, name="import keras", daemon=True)
+    importer = threading.Thread(target=_import_modules, args=(idle,), name="import keras", daemon=True)
     importer.start()
     importer.join()
 
 
-def _import_at_idle_priority() -> None:
+def _import_modules(idle: bool) -> None:
     import importlib
     import importlib.util
 
-    with contextlib.suppress(AttributeError, OSError):  # Linux only; a thread's own policy
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    if idle:
+        with contextlib.suppress(AttributeError, OSError):  # Linux only; this thread's own policy
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     # set_random_seed imports TensorFlow even on JAX: import it here too, when installed.
     for name in ("keras", "tensorflow", "h5py", "keras.src.saving.saving_lib"):  # h5py: the first save
         if importlib.util.find_spec(name) is not None:
@@ -357,12 +359,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--action", choices=ACTIONS, default="train")
     parser.add_argument("--model", help="the model file (--action open)")
     parser.add_argument("--warm", action="store_true", help="warm up, then wait on stdin for the job")
+    parser.add_argument("--idle-import", action="store_true", help="import Keras at idle priority (a run trains)")
     parser.add_argument("--backend", default="auto")
     args = parser.parse_args(argv)
     control = TrainControl()
     _install_stop_signals(control)
     if args.warm:
-        job = _wait_for_job(args.backend)
+        job = _wait_for_job(args.backend, idle=args.idle_import)
         if job is None:
             return 0
         run, action, model = job["run"], job.get("action", "train"), job.get("model")
@@ -388,13 +391,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     os._exit(code)  # no interpreter teardown: TensorFlow's can take seconds, and all is on disk
 
 
-def _wait_for_job(backend: str) -> dict[str, Any] | None:
+def _wait_for_job(backend: str, *, idle: bool = False) -> dict[str, Any] | None:
     """Import (backend "none": a trainer for the NumPy net, nothing to import), say ready,
     then read lines: ``warm`` (nothing else trains now: fit a throwaway model, so the first
     real fit and save find Keras's lazy machinery built), then the job. A job sent early
     waits in the pipe until the imports are done."""
     if backend != "none":
-        _quietly(_import, backend)
+        _quietly(_import, backend, idle)
     try:
         print(READY, flush=True)
     except OSError:

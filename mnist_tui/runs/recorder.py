@@ -6,7 +6,8 @@ rows reach the OS (readable by followers) within a tenth of a second, and are fs
 every epoch end and every ``FSYNC_SECONDS``. A side file (test set, predictions, summary)
 is written atomically *before* the log line that announces it, so a follower that sees the
 line can always open the file. Checkpoints are written by a thread of their own from a
-snapshot of the weights, so saving never stalls training.
+snapshot of the weights, so saving never stalls training; the same thread then derives the
+epoch's network record (``mnist_tui.models.network_record``) from that snapshot.
 """
 
 from __future__ import annotations
@@ -33,16 +34,20 @@ from mnist_tui.events import (
     DataReady,
     EpochEnd,
     Event,
+    NetworkSaved,
     Predictions,
     RunFinished,
     encode,
 )
+from mnist_tui.models import network_record as nr
 from mnist_tui.runs.rundir import (
     CHECKPOINT,
     DIR_MODE,
     FILE_MODE,
     HEARTBEAT_SECONDS,
+    INITIAL_CHECKPOINT,
     LOG,
+    NETWORK,
     PREDICTIONS,
     SUMMARY,
     TEST_SET,
@@ -52,11 +57,13 @@ from mnist_tui.runs.rundir import (
     atomic_write_json,
     heartbeat,
     model_file,
+    network_file,
     predictions_file,
 )
 
 FLUSH_INTERVAL = 0.05  # seconds: batch rows readable by followers at least 10× a second
 FSYNC_SECONDS = 3.0  # and durable at every epoch end and at least this often
+NETWORK_ENV = "MNIST_TUI_NETWORK_RECORD"  # "0": no initial weights and no network records (benchmarks)
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -106,8 +113,15 @@ class RunRecorder:
         self._last_fsync = time.monotonic()
         self._last_beat = 0.0
         self._checkpointer: threading.Thread | None = None
+        self.network = os.environ.get(NETWORK_ENV, "1").strip() != "0"
+        self._x_test: np.ndarray | None = None  # dead units are counted on the test images
+        self._x_scaled: np.ndarray | None = None  # ... converted to float once, not every epoch
+        self._kernels: list[np.ndarray] | None = None  # the last snapshot's, for the next update sizes
+        self._witnesses: np.ndarray | None = None  # a test image per live unit: next epoch's dead units cheaply
         try:
             (path / PREDICTIONS).mkdir(mode=DIR_MODE, exist_ok=True)
+            if self.network:
+                (path / NETWORK).mkdir(mode=DIR_MODE, exist_ok=True)
             self._fd = os.open(path / LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
         except OSError as err:
             raise RunStoreError(f"cannot write {path / LOG}: {err.strerror or err}") from err
@@ -131,6 +145,8 @@ class RunRecorder:
         if type(event) is not BatchEnd:
             if type(event) is EpochEnd:
                 self._epochs.append(event)  # counted here: a failure right after still knows it
+            elif type(event) is DataReady:
+                self._x_test = event.x_test
             self._wake.set()
 
     def checkpoint(self, epoch: int, arrays: dict[str, np.ndarray]) -> None:
@@ -140,6 +156,8 @@ class RunRecorder:
 
         def write() -> None:
             t0 = time.perf_counter()
+            if self.network and self._kernels is None and epoch > 1:
+                self._kernels = self._kernels_on_disk()  # a resumed run: the checkpoint it resumed from
             try:
                 atomic_write_bytes(self.path / CHECKPOINT, npz_bytes(arrays))
             except OSError as err:
@@ -147,9 +165,66 @@ class RunRecorder:
                 return
             self._queue.append(Checkpointed(epoch, time.perf_counter() - t0))
             self._wake.set()
+            self._write_network(epoch, arrays)
 
-        self._checkpointer = threading.Thread(target=write, name="checkpoint writer", daemon=True)
+        self._background(write)
+
+    def initial_weights(self, arrays: dict[str, np.ndarray]) -> None:
+        """The weights before the first step: ``checkpoint-initial.npz`` (the start of the
+        loss landscape's line) and the network record of epoch 0, in the background."""
+        if not self.network:
+            return
+        self.wait_for_checkpoint()
+        weights = {k: v for k, v in arrays.items() if not k.startswith("o")}  # no optimizer state yet
+
+        def write() -> None:
+            try:
+                atomic_write_bytes(self.path / INITIAL_CHECKPOINT, npz_bytes(weights))
+            except OSError as err:
+                self.error = RunStoreError(f"cannot write {self.path / INITIAL_CHECKPOINT}: {err.strerror or err}")
+                return
+            self._write_network(0, weights)
+
+        self._background(write)
+
+    def network_record(self, epoch: int, arrays: dict[str, np.ndarray], x_test: np.ndarray | None) -> None:
+        """Write the record of ``arrays`` now, in this thread (``mnist-tui open``: a loaded model)."""
+        if self.network:
+            self._x_test, self._x_scaled = x_test, None
+            self._write_network(epoch, arrays)
+
+    def _background(self, job: Callable[[], None]) -> None:
+        self._checkpointer = threading.Thread(target=job, name="checkpoint writer", daemon=True)
         self._checkpointer.start()
+
+    def _write_network(self, epoch: int, arrays: dict[str, np.ndarray]) -> None:
+        """The epoch's network record, then its log line. A record that cannot be computed
+        (a layer list this version does not know) is skipped: it must never fail the run."""
+        if not self.network:
+            return
+        try:
+            if self._x_scaled is None and self._x_test is not None and len(self._x_test) \
+                    and nr.counts_dead_units(arrays):
+                self._x_scaled = nr.scaled_images(self._x_test)  # once per run: 31 MB for 10k images
+            record = nr.network_record(arrays, self._x_scaled, self._kernels, self._witnesses)
+            self._kernels, self._witnesses = nr.kernels(arrays), record.get("witness")
+        except (ValueError, KeyError, TypeError, IndexError, StopIteration):
+            return
+        target = self.path / network_file(epoch)
+        try:
+            atomic_write_bytes(target, nr.record_bytes(record))
+        except OSError as err:
+            self.error = RunStoreError(f"cannot write {target}: {err.strerror or err}")
+            return
+        self._queue.append(NetworkSaved(epoch))
+        self._wake.set()
+
+    def _kernels_on_disk(self) -> list[np.ndarray] | None:
+        try:
+            with np.load(self.path / CHECKPOINT, allow_pickle=False) as npz:
+                return nr.kernels({k: npz[k] for k in npz.files if not k.startswith("o")})
+        except (OSError, ValueError, KeyError, StopIteration, zipfile.BadZipFile):
+            return None
 
     def wait_for_checkpoint(self) -> None:
         if self._checkpointer is not None:

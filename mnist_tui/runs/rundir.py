@@ -11,6 +11,9 @@ over a shared filesystem::
     test-set.npz       the test images and labels the predictions refer to
     predictions/       epoch-NNNN.npy: float16 softmax outputs of every completed epoch
     checkpoint.npz     weights + optimizer state at the last checkpointed epoch end (resume)
+    checkpoint-initial.npz  the weights before the first step (the loss landscape's start)
+    network/           epoch-NNNN.npz: what the layers hold at each epoch end, 0 = initial
+                       (mnist_tui.models.network_record)
     model.keras|.npz   the final model (the last completed batch), written at the end
     summary.json       written last: status, test figures, confusion matrix, timings
     control/           requests from followers, polled by the trainer (mnist_tui.runs.control)
@@ -40,6 +43,7 @@ RUN_FORMAT_VERSION = 2
 CONFIG, OWNER, LOG, SUMMARY = "config.json", "run.json", "events.jsonl", "summary.json"
 TEST_SET, PREDICTIONS, CHECKPOINT, CONTROL, TRAINER_LOG = (
     "test-set.npz", "predictions", "checkpoint.npz", "control", "trainer.log")
+NETWORK, INITIAL_CHECKPOINT = "network", "checkpoint-initial.npz"
 MODEL_FILES = ("model.keras", "model.npz")
 DIR_MODE, FILE_MODE = 0o700, 0o600
 
@@ -59,15 +63,22 @@ def predictions_file(epoch: int) -> str:
     return f"{PREDICTIONS}/epoch-{epoch:04d}.npy"
 
 
+def network_file(epoch: int) -> str:
+    return f"{NETWORK}/epoch-{epoch:04d}.npz"
+
+
 def model_file(preset: str) -> str:
     return "model.npz" if preset == "scratch" else "model.keras"
 
 
 # ----------------------------------------------------------------------------- atomic writes
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file beside ``path`` then rename, so readers never see half a file."""
+def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Write to a temp file beside ``path`` then rename, so readers never see half a file.
+    The file is 0600 (a run's files are its owner's only) unless ``mode`` says otherwise."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # 0600
     try:
+        if mode is not None:
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -98,17 +109,7 @@ def write_output(target: Path, data: bytes) -> Path:
         raise OSError(40, f"symlink loop ({err})") from None
     mode = info.st_mode
     if st.S_ISREG(mode):
-        fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
-        try:
-            os.fchmod(fd, st.S_IMODE(mode))
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, real)
-        except BaseException:
-            _unlink_quietly(tmp)
-            raise
+        atomic_write_bytes(real, data, mode=st.S_IMODE(mode))
         return real
     if st.S_ISCHR(mode) or st.S_ISFIFO(mode):
         try:

@@ -117,11 +117,13 @@ class ProcessRunSource:
         no run trains now, so it may also warm up fully (see WarmTrainer.warm_up)."""
         key = key or warm_key(cfg)
         with self._lock:
-            if self._warm is not None and (self._warm.backend != key or not self._warm.alive()):
-                self._warm.discard()
+            warm = self._warm
+            if warm is not None and (warm.backend != key or not warm.alive()
+                                     or (idle and warm.background and not warm.ready.is_set())):
+                warm.discard()  # another backend, dead, or still importing at idle priority
                 self._warm = None
             if self._warm is None:
-                self._warm = WarmTrainer(key)
+                self._warm = WarmTrainer(key, background=not idle)
             if idle:
                 self._warm.warm_up()
 
@@ -139,10 +141,17 @@ class ProcessRunSource:
         return f"Trainer warming up ({name})…"
 
     def _take(self, cfg: TrainConfig, key: str | None = None) -> WarmTrainer:
-        self.prepare(cfg, key)
+        """The trainer for a run starting now: the warm one, unless it is for another backend,
+        dead, or still importing at idle priority (it could starve on a busy machine): then a
+        new one at full priority."""
+        key = key or warm_key(cfg)
         with self._lock:
             warm, self._warm = self._warm, None
-        assert warm is not None
+            if warm is None or warm.backend != key or not warm.alive() or (warm.background and
+                                                                           not warm.ready.is_set()):
+                if warm is not None:
+                    warm.discard()
+                warm = WarmTrainer(key)
         return warm
 
     # ------------------------------------------------------------------ runs

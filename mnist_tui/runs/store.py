@@ -41,6 +41,7 @@ from mnist_tui.events import (
     decode,
     decode_numeric,
 )
+from mnist_tui.runs import milestones
 from mnist_tui.runs.follow import LogReader, abandoned, counted
 from mnist_tui.runs.rundir import (
     CONFIG,
@@ -104,6 +105,8 @@ class RunInfo:
             "test_accuracy": self.test_accuracy, "evaluated": self.evaluated,
             "epochs_completed": self.epochs_completed, "progress": self.progress, "watchers": self.watchers,
             "model_file": str(self.model_file) if self.model_file else None, "config": self.config,
+            # training seconds and samples seen to 97/98/99 % validation accuracy (null: not reached)
+            "time_to_accuracy": milestones.to_json(self.path),
         }
 
 
@@ -301,6 +304,9 @@ SORTS: dict[str, tuple[Callable[[RunInfo], Any], bool]] = {
     "dataset": (lambda r: _str(r.config.get("dataset")) or None, False),
     "backend": (lambda r: format_backend(r) if format_backend(r) != "—" else None, False),
     "id": (lambda r: r.id, False),
+    # time to 97/98/99 % validation accuracy, fastest first (not reached: last)
+    **{f"to{milestones.key(t)}": ((lambda r, t=t: milestones.seconds_to(r.path, t)), False)
+       for t in milestones.THRESHOLDS},
 }
 SORT_KEYS = tuple(SORTS)
 

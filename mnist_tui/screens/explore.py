@@ -1,26 +1,37 @@
-"""Explore view: the tutorials' concepts, live — the dataset, the activation functions, batches.
+"""Explore view: the tutorials' concepts, live — the dataset, the activation functions, batches,
+the softmax, and the loss landscape of the current run.
 
-Every number comes from ``mnist_tui.render.explore`` (pure, unit-tested); this module only
-lays them out. Sections are tabs, also reachable with 1/2/3 whenever the view has focus.
+Every number comes from ``mnist_tui.render.explore`` and ``mnist_tui.models.landscape`` (pure,
+unit-tested); this module only lays them out. Sections are tabs, also reachable with 1–5
+whenever the view has focus. The landscape runs the run's two checkpoints (initial and
+latest) with NumPy in a worker thread, when its section is open and the checkpoint changed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static, TabbedContent, TabPane
 
-from mnist_tui.render.charset import symbols
+from mnist_tui.errors import MnistTuiError
+from mnist_tui.history import RunHistory
+from mnist_tui.models.landscape import LossLine
+from mnist_tui.render.bars import bar_string
+from mnist_tui.render.charset import Symbols, symbols
 from mnist_tui.render.explore import (
     ACTIVATION_RANGES,
+    TEMPERATURES,
     activation_curves,
     count_ticks,
     dataset_facts,
@@ -30,20 +41,26 @@ from mnist_tui.render.explore import (
     sample_grid,
     softmax_naive,
     softmax_stable,
+    softmax_with_temperature,
     steps_per_epoch,
 )
-from mnist_tui.render.palette import ACTIVATIONS, BAR, RAW
+from mnist_tui.render.palette import ACTIVATIONS, BAR, LOSS, PREDICTED, RAW, VAL
 from mnist_tui.render.ticks import ticks_for_columns, ticks_for_rows
 from mnist_tui.widgets.cached_plot import CachedPlot, LegendEntry
 from mnist_tui.widgets.digit_art import art_mode
 
 NO_DATA = "No data yet: start a run (s) and the dataset it loads appears here."
-SECTIONS = ("explore-dataset", "explore-activations", "explore-batches")
+SECTIONS = ("explore-dataset", "explore-activations", "explore-batches", "explore-softmax-play",
+            "explore-landscape")
 LARGE_Z = np.array([1000.0, 1001.0, 1002.0])
 SMALL_Z = np.array([1.0, 2.0, 3.0])
 DEFAULT_BATCH = 32
 NARROW = 100
 SAMPLE_W = 14  # a 2×-downsampled digit in half blocks: 14 cells wide, 7 rows tall
+START_LOGITS = (1.0, 2.0, 0.5, 3.0, -1.0, 0.0, 0.2, 1.5, -0.5, 0.8)  # what a net might output for a 3
+LOGIT_STEP, LOGIT_LIMIT = 0.5, 10.0
+LANDSCAPE_POLL = 1.0  # seconds between checks for a newer checkpoint while the landscape shows
+CHECKPOINT, INITIAL = "checkpoint.npz", "checkpoint-initial.npz"  # as in mnist_tui.runs.rundir
 
 
 class LabelChart(CachedPlot):
@@ -197,6 +214,96 @@ class SampleDigits(Widget):
         return text
 
 
+def softmax_play_text(z: np.ndarray, temperature: float, selected: int, width: int, sym: Symbols) -> Text:
+    """Ten logits as signed bars beside the softmax they give at temperature T."""
+    probs = softmax_with_temperature(z, temperature)
+    half = max(4, min(16, (width - 60) // 2))
+    text = Text(no_wrap=True, overflow="crop")
+    text.append(f"softmax(z / T) with T = {temperature:g}", style="bold")
+    text.append(f"   {sym.up}{sym.down} pick a logit {sym.dot} {sym.left}{sym.right} lower/raise it {sym.dot} "
+                f"- + temperature {sym.dot} 0 resets\n\n", style="dim")
+    text.append(f"    {'logit z':>{half * 2 + 8}}", style="dim")
+    text.append("   probability\n", style="dim")
+    top = int(np.argmax(probs))
+    for k, (value, p) in enumerate(zip(z, probs, strict=True)):
+        here = k == selected
+        text.append(f"{sym.right if here else ' '} {k} ", style="bold" if here else "")
+        cells = round(min(1.0, max(0.0, -value) / LOGIT_LIMIT) * half)  # leftwards: whole cells only
+        neg = " " * (half - cells) + sym.full_block * cells
+        pos = bar_string(min(1.0, max(0.0, value) / LOGIT_LIMIT), half, sym)
+        style = f"bold {VAL}" if here else BAR
+        text.append(neg, style=style)
+        text.append(sym.vbar, style="dim")
+        text.append(pos, style=style)
+        text.append(f" {value:+5.1f}   ", style="bold" if here else "")
+        text.append(bar_string(float(p), 20, sym), style=f"bold {PREDICTED}" if k == top else BAR)
+        text.append(f" {p:.3f}\n", style="bold" if k == top else "")
+    entropy = float(-(probs * np.log(np.clip(probs, 1e-300, None))).sum())
+    text.append(f"\nΣ p = {probs.sum():.3f} {sym.dot} largest {probs.max():.3f} {sym.dot} entropy {entropy:.2f} "
+                f"(uniform: {math.log(len(z)):.2f})", style="dim")
+    text.append("\nlow T: the largest logit takes (almost) everything; high T: every class alike. "
+                "Adding the same number to every logit changes nothing.", style="dim")
+    return text
+
+
+class LandscapeChart(CachedPlot):
+    """The test loss along the straight line from the initial weights (α = 0) to the trained
+    ones (α = 1), a little beyond either end."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.line: LossLine | None = None
+        self.message = "no run yet"
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.redraw()
+
+    def show(self, line: LossLine | None, message: str = "") -> None:
+        self.line, self.message = line, message
+        self.redraw()
+
+    def redraw(self) -> None:
+        plt = self.plt
+        plt.clear_data()
+        line = self.line
+        if line is None:
+            self.set_header(f"loss along the line from the initial to the trained weights ({self.message})")
+            self.changed()
+            return
+        marker = self.markers(1, "braille")[0]
+        self.set_header(f"test loss along w(a) = (1 - a)*w0 + a*w1: w0 the initial weights, w1 after epoch "
+                        f"{line.epoch} ({line.images:,} test images)", [LegendEntry("loss", marker, LOSS)])
+        xs = line.alphas.tolist()
+        finite = line.losses[np.isfinite(line.losses)]
+        top = max(float(finite.max()) if finite.size else 1.0, math.log(10)) * 1.05
+        for x in (0.0, 1.0):
+            plt.vline(x, self.colour(RAW))
+        plt.plot(xs, np.nan_to_num(line.losses, nan=top, posinf=top).tolist(), marker=marker,
+                 color=self.colour(LOSS))
+        plt.xlim(float(xs[0]), float(xs[-1]))
+        plt.ylim(0.0, top)
+        plt.yticks(*ticks_for_rows(0.0, top, self.plot_rows))
+        plt.xticks([-0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 1.25], ["-0.25", "0 initial", "0.25", "0.5", "0.75",
+                                                              "1 trained", "1.25"])
+        self.changed()
+
+
+def landscape_summary(line: LossLine) -> str:
+    """What the line shows, in words, from its numbers (not every run looks the textbook way)."""
+    i0, i1 = int(np.argmin(np.abs(line.alphas))), int(np.argmin(np.abs(line.alphas - 1)))
+    inner = line.losses[i0:i1 + 1]
+    steps = np.diff(inner)
+    shape = ("it falls all the way, without a bump: the optimizer could have walked straight there"
+             if (steps <= 1e-6).all() else f"it rises {int((steps > 1e-6).sum())} time(s) on the way: a bump between")
+    after = ("past a = 1 it rises again: the trained weights sit near the bottom of this valley"
+             if line.losses[-1] > line.losses[i1] else
+             "past a = 1 it keeps falling: more training in the same direction would still help")
+    return (f"a = 0 (initial): loss {line.losses[i0]:.3f}, accuracy {line.accuracies[i0]:.1%} (guessing: "
+            f"ln 10 = 2.303, 10 %) · a = 1 (trained): loss {line.losses[i1]:.3f}, accuracy "
+            f"{line.accuracies[i1]:.1%} · {shape}; {after}.")
+
+
 def facts_text(facts: dict[str, Any]) -> Text:
     """The arrays' shapes and dtypes and the pixel range before and after /255."""
     text = Text(no_wrap=True, overflow="crop")
@@ -255,23 +362,42 @@ class ExploreView(Vertical, can_focus=True):
     ExploreView #explore-batch-size { width: 14; }
     ExploreView #explore-n, ExploreView #explore-steps { height: auto; }
     ExploreView #explore-steps { margin-top: 1; }
+    ExploreView #explore-play { height: auto; }
+    ExploreView LandscapeChart { height: 1fr; min-height: 8; }
+    ExploreView #explore-landscape-info { height: auto; color: $text-muted; }
     """
 
     BINDINGS = [
         Binding("1", "section(0)", "Dataset", id="explore.dataset"),
         Binding("2", "section(1)", "Activations", id="explore.activations"),
         Binding("3", "section(2)", "Batches", id="explore.batches"),
+        Binding("4", "section(3)", "Softmax", id="explore.softmax"),
+        Binding("5", "section(4)", "Landscape", id="explore.landscape"),
+        Binding("up", "pick_logit(-1)", "Logit above", id="explore.logit_up", show=False),
+        Binding("down", "pick_logit(1)", "Logit below", id="explore.logit_down", show=False),
+        Binding("left", "change_logit(-1)", "Lower logit", id="explore.lower", show=False),
+        Binding("right", "change_logit(1)", "Raise logit", id="explore.raise", show=False),
+        Binding("minus", "temperature(-1)", "Colder", id="explore.colder"),
+        Binding("plus,equals_sign", "temperature(1)", "Hotter", id="explore.hotter"),
+        Binding("0", "reset_logits", "Reset", id="explore.reset", show=False),
         Binding("left_square_bracket", "x_range(-1)", "Narrow x", id="explore.narrow"),
         Binding("right_square_bracket", "x_range(1)", "Widen x", id="explore.widen"),
         Binding("n", "next_samples", "Next samples", id="explore.samples"),
         Binding("escape", "leave_field", "Leave field", id="explore.leave", show=False),
     ]
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, history: RunHistory | None = None,
+                 run_path: Callable[[], Path | None] | None = None) -> None:
         super().__init__(id=id)
         self.n_train: int | None = None
         self.facts: dict[str, Any] | None = None
         self.symbols = symbols()
+        self.history = history  # the followed run, for the loss landscape (None: no landscape)
+        self.run_path = run_path or (lambda: None)
+        self.logits = np.array(START_LOGITS)
+        self.logit = 3
+        self.temperature_index = TEMPERATURES.index(1.0)
+        self._landscape_key: tuple[Any, ...] | None = None
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="explore-tabs"):
@@ -291,9 +417,16 @@ class ExploreView(Vertical, can_focus=True):
                     yield Label("batch size")
                     yield Input(str(DEFAULT_BATCH), type="integer", id="explore-batch-size", select_on_focus=True)
                 yield Static("", id="explore-steps")
+            with TabPane("4 Softmax", id=SECTIONS[3]):
+                yield Static("", id="explore-play")
+            with TabPane("5 Landscape", id=SECTIONS[4]):
+                yield LandscapeChart(id="explore-landscape-chart")
+                yield Static("", id="explore-landscape-info")
 
     def on_mount(self) -> None:
         self._update_steps()
+        self._update_play()
+        self.set_interval(LANDSCAPE_POLL, self._landscape_tick)
 
     def on_resize(self) -> None:
         """Below 100 columns the label chart goes under the facts: plotext merges bars under ~5 cells each."""
@@ -378,6 +511,8 @@ class ExploreView(Vertical, can_focus=True):
             return True if self.section == SECTIONS[1] else None
         if action == "next_samples":
             return True if self.section == SECTIONS[0] and self.n_train is not None else None
+        if action in ("pick_logit", "change_logit", "temperature", "reset_logits"):
+            return True if self.section == SECTIONS[3] else None
         return True
 
     def action_x_range(self, direction: int) -> None:
@@ -390,3 +525,83 @@ class ExploreView(Vertical, can_focus=True):
 
     def action_leave_field(self) -> None:
         self.focus()
+
+    # -- the softmax, drawn
+    @property
+    def temperature(self) -> float:
+        return TEMPERATURES[self.temperature_index]
+
+    def _update_play(self) -> None:
+        width = self.size.width or 110
+        self.query_one("#explore-play", Static).update(self.symbols.rich(
+            softmax_play_text(self.logits, self.temperature, self.logit, width, self.symbols)))
+
+    def action_pick_logit(self, step: int) -> None:
+        self.logit = (self.logit + step) % len(self.logits)
+        self._update_play()
+
+    def action_change_logit(self, step: int) -> None:
+        value = self.logits[self.logit] + step * LOGIT_STEP
+        self.logits[self.logit] = max(-LOGIT_LIMIT, min(LOGIT_LIMIT, value))
+        self._update_play()
+
+    def action_temperature(self, step: int) -> None:
+        self.temperature_index = max(0, min(len(TEMPERATURES) - 1, self.temperature_index + step))
+        self._update_play()
+
+    def action_reset_logits(self) -> None:
+        self.logits, self.temperature_index = np.array(START_LOGITS), TEMPERATURES.index(1.0)
+        self._update_play()
+
+    # -- the loss landscape
+    def _shown(self) -> bool:
+        return all(node.display for node in self.ancestors_with_self if isinstance(node, Widget))
+
+    def _landscape_tick(self) -> None:
+        """While the landscape shows: compute it again when the run has a newer checkpoint."""
+        if self.section != SECTIONS[4] or not self._shown():
+            return
+        history, path = self.history, self.run_path()
+        chart = self.query_one(LandscapeChart)
+        data = history.data if history is not None else None
+        if history is None or path is None or data is None or data.x_test is None or data.y_test is None:
+            if self._landscape_key is not None or chart.line is not None or chart.message != "no run yet":
+                self._landscape_key = None
+                chart.show(None, "no run yet")
+            return
+        key = (path, history.checkpoint_epoch, history.finished is not None)
+        if key == self._landscape_key:
+            return
+        self._landscape_key = key
+        if chart.line is None:
+            chart.show(None, "computing…")
+        self._compute_landscape(path, data.x_test, data.y_test, key)
+
+    @work(thread=True, exclusive=True, group="explore-landscape", exit_on_error=False)
+    def _compute_landscape(self, path: Path, x_test: np.ndarray, y_test: np.ndarray, key: tuple[Any, ...]) -> None:
+        from mnist_tui.models.forward import load_checkpoint
+        from mnist_tui.models.landscape import images_for, loss_line
+
+        try:
+            start, end = load_checkpoint(path / INITIAL), load_checkpoint(path / CHECKPOINT)
+            n = images_for(end)
+            line: LossLine | None = loss_line(start, end, x_test[:n], y_test[:n])
+            message = ""
+        except (MnistTuiError, ValueError) as err:
+            line = None
+            message = ("no initial weights: runs from before this version, and loaded models, have none"
+                       if "checkpoint-initial" in str(err) else
+                       "the first checkpoint comes at the end of the first epoch" if CHECKPOINT in str(err)
+                       else str(err))
+        with contextlib.suppress(RuntimeError):  # the app closed meanwhile
+            self.app.call_from_thread(self._landscape_ready, line, message, key)
+
+    def _landscape_ready(self, line: LossLine | None, message: str, key: tuple[Any, ...]) -> None:
+        if key != self._landscape_key:
+            return  # a newer checkpoint is being computed
+        self.query_one(LandscapeChart).show(line, message)
+        info = self.query_one("#explore-landscape-info", Static)
+        if line is None:
+            info.update(self.symbols.text(message))
+            return
+        info.update(self.symbols.text(landscape_summary(line)))

@@ -27,7 +27,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from mnist_tui.render import palette
 from mnist_tui.render.charset import symbols
-from mnist_tui.runs import store
+from mnist_tui.runs import compare, milestones, store
 from mnist_tui.runs.rundir import LOG, RunStoreError
 from mnist_tui.runs.store import RunInfo
 from mnist_tui.screens.confirm import ConfirmScreen
@@ -47,8 +47,13 @@ COLUMNS = (  # the id first and whole: runs of the same minute differ only at it
     ("lr", "lr", "lr"),
     ("optimizer", "opt", "optimizer"),
     ("acc", "test", "accuracy"),  # test accuracy (the detail line says so)
-    ("duration", "time", "duration"),
+    ("duration", "time", "duration"),  # G shows instead one of TIME_MODES
 )  # no "started" column: the id is the start time (S still sorts by it)
+# What the time column shows (G cycles): (mode, header, store sort key or None). The time to
+# 97/98/99 % validation accuracy, or the mean ± std of the test accuracy over the run's seed
+# group, in one column: every column must fit 110 cells beside a whole id.
+TIME_MODES = (("time", "time", "duration"), ("to97", "to97%", "to97"), ("to98", "to98%", "to98"),
+              ("to99", "to99%", "to99"), ("seeds", "seeds", None))
 SORT_CYCLE = ("started", "accuracy", "duration", "preset")  # S from the default goes to accuracy
 STATUS_STYLE = {"done": palette.TRUE, "stopped": palette.VAL, "failed": palette.WRONG,
                 "running": f"{palette.TRAIN} bold", "incomplete": palette.ACTIVATIONS["tanh"]}
@@ -110,6 +115,10 @@ class RunsView(Vertical, can_focus=True):
         Binding("J", "export('json')", "JSON", id="runs.export_json"),
         Binding("f5", "refresh_runs", "Refresh", id="runs.refresh", show=False),
         Binding("L", "load_model", "Load model", id="runs.load_model"),
+        Binding("D", "diff", "Diff two", id="runs.diff"),
+        Binding("G", "cycle_time", "Time/to 98%/seeds", id="runs.time_mode"),
+        Binding("W", "sweeps", "Sweeps", id="runs.sweeps"),
+        Binding("g", "code", "Code", id="runs.code"),
     ]
 
     @dataclass
@@ -148,6 +157,8 @@ class RunsView(Vertical, can_focus=True):
         self._ready = False
         self.loading = False
         self._store_stamp: int | None = None  # the store directory's mtime at the last full listing
+        self.groups: dict[str, compare.SeedGroup] = {}  # seed groups of the listed runs, by group key
+        self.time_mode = "time"  # what the time column shows (TIME_MODES)
 
     def compose(self) -> ComposeResult:
         yield Static(f"No runs yet in {self.runs_dir}\n\nTrain one (s in the app, or `mnist-tui train`);"
@@ -224,10 +235,14 @@ class RunsView(Vertical, can_focus=True):
         self._metrics_cache = {p: v for p, v in self._metrics_cache.items() if p in paths}
         self.selected &= ids
         self.overlaid = [i for i in self.overlaid if i in ids]
+        had_focus = self.has_focus_within  # the keys stay here when the table hides or shows
         self.set_class(not listed and complete, "-empty")
         self._fill_table(listed, keep)
-        if self.has_focus and listed:
-            self.table.focus()
+        if had_focus:
+            if listed:
+                self.table.focus()
+            else:
+                self.focus()  # a hidden table cannot keep the focus: the view itself takes the keys
         if complete:
             self._update_chart()
         else:
@@ -252,7 +267,7 @@ class RunsView(Vertical, can_focus=True):
                 continue
             fresh = store.load_run(run.path)
             self.runs[i] = fresh
-            for (key, _, _), cell in zip(COLUMNS, self._cells(fresh), strict=True):
+            for (key, _, _), cell in zip(self._columns(), self._cells(fresh), strict=True):
                 self.table.update_cell(fresh.id, key, cell)
             if fresh.id in self.overlaid:
                 self._update_chart()
@@ -261,12 +276,13 @@ class RunsView(Vertical, can_focus=True):
     # ------------------------------------------------------------------ table
     def _fill_table(self, runs: list[RunInfo], cursor_id: str | None) -> None:
         self.runs = store.sort_runs(runs, self.sort_key, self.sort_descending)
+        self.groups = compare.seed_groups(self.runs)
         table = self.table
         table.clear()  # the rows; the columns stay (re-made, a click's header could go stale)
         if not table.columns:
             for key, label, _ in COLUMNS:
                 table.add_column(label, key=key)
-        for key, label, sort in COLUMNS:
+        for key, label, sort in self._columns():
             if sort == self.sort_key:
                 descending = store.SORTS[sort][1] if self.sort_descending is None else self.sort_descending
                 label += f" {SYM.down}" if descending else f" {SYM.up}"
@@ -295,8 +311,25 @@ class RunsView(Vertical, can_focus=True):
             Text(safe(store.format_config(run, "learning_rate")), justify="right"),
             Text(safe(store.format_config(run, "optimizer"))),
             Text(store.format_accuracy(run.test_accuracy), justify="right"),
-            Text(store.format_duration(run.duration_s), justify="right"),
+            Text(SYM.text(self._time_cell(run)), justify="right"),
         )
+
+    def _columns(self) -> tuple[tuple[str, str, str | None], ...]:
+        """COLUMNS with the time column as its mode shows it."""
+        _, label, sort = next(m for m in TIME_MODES if m[0] == self.time_mode)
+        return tuple((key, label, sort) if key == "duration" else (key, lab, srt) for key, lab, srt in COLUMNS)
+
+    def _time_cell(self, run: RunInfo) -> str:
+        if self.time_mode == "time":
+            return store.format_duration(run.duration_s)
+        if self.time_mode == "seeds":
+            return self._seed_band(run) or "—"
+        return store.format_duration(milestones.seconds_to(run.path, int(self.time_mode[2:]) / 100))
+
+    def _seed_band(self, run: RunInfo) -> str:
+        """``95.1±0.3``: the run's seed group over two or more seeds, else nothing."""
+        group = self.groups.get(compare.group_key(run.config)) if run.config else None
+        return "" if group is None or group.n < 2 else f"{group.mean * 100:.1f}±{group.std * 100:.1f}"
 
     def _show_detail(self) -> None:
         run = self.cursor_run
@@ -305,12 +338,23 @@ class RunsView(Vertical, can_focus=True):
             model = run.model_file.name if run.model_file else "no model"
             reason = f" ({run.reason})" if run.reason else ""
             acc = store.format_accuracy(run.test_accuracy) + ("" if run.evaluated else " (last epoch; T evaluates)")
+            band = self._seed_band(run)
+            acc += f" (seeds {band})" if band else ""
             what = "Enter attaches" if run.status == store.RUNNING else "Enter opens"
             if run.status in ("stopped", "incomplete") or (run.status == "failed" and "loss became" not in run.reason):
                 what += " · R resumes"
             text = (f"{run.id}: {run.status}{reason} · test acc {acc} · {model} · {what}"
-                    f" · {len(self.selected)} selected · sort {self.sort_key}")
+                    f" · {len(self.selected)} selected · sort {self.sort_key} · to {milestones.describe(run.path)}")
+            two = self._selected_groups()
+            if len(two) == 2 and max(g.n for g in two) > 1:  # two configs over seeds: an improvement, or noise?
+                text = compare.compare_groups(*two)
         self.query_one("#runs-detail", Static).update(Text(SYM.text(safe(text)), no_wrap=True, overflow="ellipsis"))
+
+    def _selected_groups(self) -> list[compare.SeedGroup]:
+        """The seed groups the selected runs belong to, the one started first first."""
+        chosen = sorted((r for r in self.runs if r.id in self.selected and r.config), key=lambda r: (r.started, r.id))
+        keys = list(dict.fromkeys(compare.group_key(r.config) for r in chosen))
+        return [self.groups[k] for k in keys if k in self.groups]
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_detail()
@@ -322,7 +366,7 @@ class RunsView(Vertical, can_focus=True):
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         """Clicking a header sorts by it; clicking the sorted column again flips the order."""
         event.stop()
-        sort = dict((key, s) for key, _, s in COLUMNS).get(str(event.column_key.value))
+        sort = dict((key, s) for key, _, s in self._columns()).get(str(event.column_key.value))
         if sort is None:
             return
         if sort == self.sort_key:
@@ -387,6 +431,43 @@ class RunsView(Vertical, can_focus=True):
             self.app.notify("This run has no saved model.", severity="warning", timeout=3)
             return
         self.post_message(self.LoadModel(Path(run.model_file)))
+
+    def action_diff(self) -> None:
+        """What changed between the two selected runs: flipped digits, confusion, curves."""
+        from mnist_tui.screens.diff import open_diff
+
+        open_diff(self, sorted((r for r in self.runs if r.id in self.selected), key=lambda r: (r.started, r.id)))
+
+    def action_sweeps(self, new: bool = False) -> None:
+        """Every sweep of the store with its live leaderboard; ``n`` there (or ``new``) starts one."""
+        from mnist_tui.screens.sweep import SweepScreen
+
+        self.app.push_screen(SweepScreen(self.runs_dir, base=getattr(self.app, "config", None), new=new))
+
+    def action_cycle_time(self) -> None:
+        """The time column: total time, time to 97/98/99 % validation accuracy, seed band."""
+        at = [m[0] for m in TIME_MODES].index(self.time_mode)
+        self.time_mode, header, sort = TIME_MODES[(at + 1) % len(TIME_MODES)]
+        if sort is not None and self.sort_key in {m[2] for m in TIME_MODES}:
+            self.sort_key, self.sort_descending = sort, None  # a sort by this column follows it
+        self._resort()
+        self.app.notify(f"Time column: {header}", timeout=2)
+
+    def action_code(self) -> None:
+        """The plain Keras (or NumPy) script of the cursor run's config, in a modal."""
+        from mnist_tui.codegen import suggested_name
+        from mnist_tui.runs.rundir import read_config
+        from mnist_tui.screens.code import CodeScreen
+
+        run = self.cursor_run
+        if run is None:
+            return
+        try:
+            cfg = read_config(run.path)
+        except RunStoreError as err:
+            self.app.notify(str(err), severity="error")
+            return
+        self.app.push_screen(CodeScreen(cfg, f"{run.id}: the code behind this run", run.path / suggested_name(cfg)))
 
     def action_toggle_metric(self) -> None:
         chart = self.chart
@@ -463,4 +544,4 @@ class RunsView(Vertical, can_focus=True):
             metrics = self._metrics(by_id[rid]) if rid in by_id else None
             if metrics is not None:
                 curves.append((rid, metrics["batches"]))
-        self.chart.set_runs(curves)
+        self.chart.set_runs(curves, compare.group_labels([r for r in self.runs if r.id in self.overlaid]))

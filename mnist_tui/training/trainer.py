@@ -60,6 +60,8 @@ class RunSink(Protocol):
 
     def checkpoint(self, epoch: int, arrays: dict[str, np.ndarray]) -> None: ...
 
+    def initial_weights(self, arrays: dict[str, np.ndarray]) -> None: ...
+
     def wait_for_checkpoint(self) -> None: ...
 
     def save_model(self, save: Callable[[Path], None]) -> None: ...
@@ -274,6 +276,12 @@ class _Loop:
         arrays["meta"] = np.array(json.dumps(meta))
         return arrays
 
+    def save_initial(self) -> None:
+        """Before the first step of a new run: the initial weights, for the Network tab's epoch
+        0 and the loss landscape (written in the background; a resume already has them)."""
+        if self.sink is not None and self.first_epoch == 0:
+            self.sink.initial_weights(self.snapshot(0))
+
     def restore_checkpoint(self) -> None:
         if self.resume is None:
             return
@@ -340,6 +348,7 @@ class _KerasLoop(_Loop):
         freeze_import_garbage()  # before the model exists, or it would be frozen (and leak) with it
         self.model = build_model(self.cfg)
         self.restore_checkpoint()
+        self.save_initial()
         self._predict_chunks = predict_chunks
         callback = StreamingCallback(
             self.emit, self.control, self.meter, self.clock, self.cfg.epochs, self.end_of_epoch, self.after_batch
@@ -400,6 +409,7 @@ class _ScratchLoop(_Loop):
         cfg = self.cfg
         self.net = ScratchNet(784, cfg.hidden_units, 10, cfg.activation, seed=cfg.seed)
         self.restore_checkpoint()
+        self.save_initial()
         rng = np.random.default_rng([cfg.seed, self.first_epoch])
         x, y = self.data.x_train, self.data.y_train
         bs, done = cfg.batch_size, self.first_epoch

@@ -169,12 +169,15 @@ def test_sigkill_of_the_trainer_is_reported_and_resume_continues_the_count(real_
 def test_stopped_and_resumed_mlp_matches_a_straight_run(real_data_dir: Path, tmp_path: Path) -> None:
     """2 epochs, stop, resume for 2 more: within 0.5 pp of 4 epochs straight, and exactly 4
     epochs of batch rows counted (the partial epoch the stop cut short is abandoned)."""
+    from mnist_tui.config import preset_config
+    from tests.runs_helpers import train_run
+
     env = {**env_for(real_data_dir, tmp_path), "KERAS_BACKEND": "tensorflow"}
-    straight_runs, runs = tmp_path / "straight", tmp_path / "runs"
-    straight = cli("train", "--model", "mlp", "--epochs", "4", "--out", str(straight_runs), env=env, timeout=300)
-    assert straight.returncode == 0, straight.stderr
-    run = Path(straight_runs).iterdir().__next__()
-    straight_acc = json.loads((run / "summary.json").read_text())["test_accuracy"]
+    runs = tmp_path / "runs"
+    # The straight run in this process (its Keras is loaded already: a trainer process's import saved).
+    straight = train_run(tmp_path / "straight", preset_config("mlp").with_changes(
+        epochs=4, data_path=str(real_data_dir), backend="tensorflow"))
+    straight_acc = json.loads((straight / "summary.json").read_text())["test_accuracy"]
 
     proc = subprocess.Popen([sys.executable, "-m", "mnist_tui", "train", "--model", "mlp", "--epochs", "4",
                              "--out", str(runs)], env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE,

@@ -10,6 +10,7 @@ and are acknowledged the way a trainer acknowledges them.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_tui.config import TrainConfig
+from mnist_tui.config import PRESETS, TrainConfig
 from mnist_tui.events import (
     CHECKPOINT,
     DONE,
@@ -36,11 +37,14 @@ from mnist_tui.events import (
     Emit,
     EpochEnd,
     Event,
+    NetworkSaved,
     PhaseChanged,
     Predictions,
     RunFinished,
     TrainerStarted,
 )
+from mnist_tui.models.network_record import kernels, network_record
+from mnist_tui.models.spec import forward_spec, input_shape, layers_for
 from mnist_tui.runs.follow import FollowThread, RunFollower
 from mnist_tui.runs.source import RunHandle
 from mnist_tui.training.control import TrainControl
@@ -63,6 +67,50 @@ def fake_probabilities(labels: np.ndarray, epoch: int, seed: int = 0) -> np.ndar
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
+def fake_snapshot(cfg: TrainConfig, epoch: int = 1, seed: int = 0, scale: float = 1.0) -> dict[str, np.ndarray]:
+    """Checkpoint arrays shaped like the trainer's snapshot for ``cfg``: Glorot-sized random
+    weights whose first dense layer drifts, epoch by epoch, towards the digits' class means
+    (so the Network tab's unit pictures look learned), every array deterministic."""
+    rng = np.random.default_rng([seed, epoch])
+    x, y = sample_digits()
+    flat = x.reshape(len(x), -1).astype(np.float32) / 255
+    templates = np.stack([flat[y == k].mean(axis=0) for k in range(10)]) - flat.mean(axis=0)
+    learned = min(1.0, epoch / 3)
+    shape, weights, first = input_shape(cfg), [], True
+    for layer in layers_for(cfg):
+        if layer.kind == "dense":
+            fan_in = shape[-1]
+            limit = scale * np.sqrt(6 / (fan_in + layer.units))
+            kernel = rng.uniform(-limit, limit, (fan_in, layer.units))
+            if first and fan_in == 784:
+                picks = templates[np.arange(layer.units) % 10].T
+                kernel = (1 - learned) * kernel + learned * picks / np.abs(picks).max() * limit * 2
+            bias = rng.normal(0, 0.05, layer.units)
+            if first and layer.units > 8:
+                bias[:3] = -50.0 * learned  # a few dead units once it has "learned"
+            weights += [kernel, bias]
+            shape, first = (*shape[:-1], layer.units), False
+        elif layer.kind == "conv":
+            weights += [rng.uniform(-0.2, 0.2, (layer.kernel, layer.kernel, shape[-1], layer.units)) * scale,
+                        np.zeros(layer.units)]
+            shape, first = (shape[0], shape[1], layer.units), False
+        elif layer.kind == "pool":
+            shape = (shape[0] // 2, shape[1] // 2, shape[2])
+        elif layer.kind == "flatten":
+            shape = (int(np.prod(shape)),)
+    arrays = {f"w{i:03d}": w.astype(np.float32) for i, w in enumerate(weights)}
+    arrays["meta"] = np.array(json.dumps({"format": "mnist-tui-checkpoint", "version": 1, "epoch": epoch,
+                                          "preset": cfg.preset, "input": PRESETS[cfg.preset].layout,
+                                          "layers": forward_spec(cfg)}))
+    return arrays
+
+
+def fake_network(cfg: TrainConfig, epoch: int, x_test: np.ndarray) -> NetworkSaved:
+    """The network record the real recorder would write for ``fake_snapshot(cfg, epoch)``."""
+    previous = kernels(fake_snapshot(cfg, epoch - 1)) if epoch > 0 else None
+    return NetworkSaved(epoch, network_record(fake_snapshot(cfg, epoch), x_test, previous))
+
+
 @dataclass
 class FakeTrainer:
     steps: int = 40
@@ -70,6 +118,7 @@ class FakeTrainer:
     gate: threading.Event | None = None  # if set, every batch waits for it (tests hold the run)
     fail: BaseException | None = None  # raised after DataReady
     nan_at: int | None = None  # batch number (1-based, whole run) whose loss is NaN
+    network: bool = True  # emit network records (epoch 0, then every epoch end) as the recorder does
     calls: list[TrainConfig] = field(default_factory=list)
     controls: list[TrainControl] = field(default_factory=list)
     finished: threading.Event = field(default_factory=threading.Event)
@@ -92,6 +141,8 @@ class FakeTrainer:
         if self.fail is not None:
             emit(PhaseChanged(FAILED, str(self.fail)))
             raise self.fail
+        if self.network:
+            emit(fake_network(cfg, 0, x))
         emit(PhaseChanged(TRAINING))
         done, k, failure = 0, 0, ""
         for epoch in range(1, cfg.epochs + 1):
@@ -130,6 +181,8 @@ class FakeTrainer:
             correct = float((probs.argmax(1) == y).mean())
             assert last is not None
             emit(EpochEnd(epoch, cfg.epochs, last.loss, last.accuracy, 0.5 / epoch, correct, 0.01 * self.steps))
+            if self.network:
+                emit(fake_network(cfg, epoch, x))
             done = epoch
             if control.stop_requested:
                 break

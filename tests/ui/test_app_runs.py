@@ -144,3 +144,26 @@ async def test_draw_classifies_with_the_latest_checkpoint_while_training(real_da
         assert (app.draw_view.predict(x).argmax(1) == y).mean() > 0.7
         await pilot.press("x")
         await wait_for(pilot, lambda: app.history.finished is not None, timeout=10)
+
+
+async def test_r_in_runs_resumes_a_stopped_run_and_follows_it_live(real_data_dir: Path, tmp_path: Path) -> None:
+    from mnist_tui.events import EpochEnd
+    from mnist_tui.runs.process import run_job
+    from mnist_tui.runs.rundir import create_run_dir
+    from mnist_tui.training.control import TrainControl
+
+    cfg = preset_config("scratch").with_changes(data_path=str(real_data_dir), limit=1000, epochs=4)
+    run = create_run_dir(tmp_path, cfg)
+    control = TrainControl()
+    run_job(run, control=control, emit=lambda e: control.stop() if isinstance(e, EpochEnd) and e.epoch == 2 else None)
+    app = make_app(cfg, runs_dir=tmp_path, warm=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "u")
+        await wait_for(pilot, lambda: not app.runs_view.loading and app.runs_view.cursor_run is not None)
+        assert app.runs_view.cursor_run.status == "stopped"
+        await pilot.press("R")
+        await wait_for(pilot, lambda: app.history.finished is not None and app.history.finished.status == "done",
+                       timeout=60)
+        assert app.history.started is not None and app.history.started.from_epoch == 2  # from its checkpoint
+        assert [e.epoch for e in app.history.epochs] == [1, 2, 3, 4]  # each epoch once, in the same directory
+        assert app.session.path == run

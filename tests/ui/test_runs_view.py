@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Static
 from mnist_tui.runs.rundir import process_start_ticks
 from mnist_tui.runs.store import export_text
 from mnist_tui.screens.confirm import ConfirmScreen
-from mnist_tui.screens.runs import RunsView
+from mnist_tui.screens.runs import SYM, RunsView
 from mnist_tui.widgets.runs_chart import RunsChart
 from tests.runs_helpers import T0, write_run
 from tests.ui.conftest import wait_for
@@ -75,7 +75,7 @@ async def test_rows_and_sorting(runs_dir: Path) -> None:
         assert widths <= 110  # every column fits: nothing scrolled out of sight
         await pilot.press("S")  # accuracy, best first
         assert view.sort_key == "accuracy" and table_ids(table) == [newest_first[i] for i in (1, 2, 0)]
-        assert "test ▼" in str(table.columns["acc"].label)
+        assert f"test {SYM.down}" in str(table.columns["acc"].label)
         await pilot.press("S")  # duration, shortest first
         assert table_ids(table) == [newest_first[i] for i in (0, 2, 1)]
         await pilot.press("S")  # preset

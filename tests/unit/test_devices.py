@@ -56,24 +56,8 @@ def test_this_cpu_machine_has_no_accelerator_and_auto_is_jax() -> None:
     assert proc.stdout.split() == ["None", "jax" if HAS_JAX else "tensorflow"]
 
 
-def _ask_in_a_trainer_like_process(backend: str) -> subprocess.Popen[str]:
-    code = ("import keras; from mnist_tui.devices import device_name; "
-            "print(device_name(keras.config.backend()))")
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO_ROOT)}
-    return subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-@pytest.mark.skipif(not HAS_JAX, reason="jax not installed")
-def test_device_names_from_the_real_frameworks() -> None:
-    """Both at once: each import costs seconds, and they are independent."""
-    procs = {backend: _ask_in_a_trainer_like_process(backend) for backend in ("jax", "tensorflow")}
-    out = {}
-    for backend, proc in procs.items():
-        stdout, stderr = proc.communicate(timeout=180)
-        assert proc.returncode == 0, stderr
-        out[backend] = stdout.strip().splitlines()[-1]
-    assert out == {"jax": "JAX · CPU", "tensorflow": "TensorFlow · CPU"}
+# The real frameworks' answers ("JAX · CPU" on this machine) are checked where a real trainer
+# prints them: tests/unit/test_cli_open_serve.py::test_default_backend_is_auto_and_the_run_records_what_ran.
 
 
 # --------------------------------------------------------------------------- the probe, faked

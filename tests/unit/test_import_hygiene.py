@@ -12,7 +12,7 @@ CHEAP = ["mnist_tui", "mnist_tui.events", "mnist_tui.config", "mnist_tui.data", 
          "mnist_tui.training.control", "mnist_tui.training.metrics", "mnist_tui.runs.rundir", "mnist_tui.runs.recorder",
          "mnist_tui.runs.follow", "mnist_tui.runs.control", "mnist_tui.runs.process", "mnist_tui.runs.source",
          "mnist_tui.runs.store", "mnist_tui.models.spec", "mnist_tui.models.scratch", "mnist_tui.models.forward",
-         "mnist_tui.cli", "mnist_tui.quiet"]
+         "mnist_tui.cli", "mnist_tui.quiet", "mnist_tui.codegen", "mnist_tui.models.network_record"]
 KERAS_SIDE = ["mnist_tui.models.keras_models", "mnist_tui.training.callbacks"]
 
 

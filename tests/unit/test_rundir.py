@@ -242,8 +242,9 @@ def test_real_run_directory_holds_the_whole_record(real_data_dir: Path, tmp_path
     cfg = replace(preset_config("scratch"), epochs=2, limit=1000, batch_size=64, data_path=str(real_data_dir))
     run_dir = train_run(tmp_path, cfg)
     assert sorted(p.name for p in run_dir.iterdir()) == [
-        "checkpoint.npz", "config.json", "control", "events.jsonl", "model.npz", "predictions", "run.json",
-        "summary.json", "test-set.npz"]
+        "checkpoint-initial.npz", "checkpoint.npz", "config.json", "control", "events.jsonl", "model.npz", "network",
+        "predictions", "run.json", "summary.json", "test-set.npz"]
+    assert sorted(p.name for p in (run_dir / "network").iterdir()) == [f"epoch-000{e}.npz" for e in range(3)]
     assert sorted(p.name for p in (run_dir / "predictions").iterdir()) == ["epoch-0001.npy", "epoch-0002.npy"]
     events = RunFollower(run_dir).read()
     kinds = [type(e).__name__ for e in events if not isinstance(e, BatchEnd)]
