@@ -1,0 +1,112 @@
+"""--low-bandwidth: the status line's numbers at most once a second and the batch charts at
+most every LOW_BANDWIDTH_CHART_SECONDS, however fast batches arrive. The app's clock is a fake
+one here, moved by the test, so the limits are checked exactly, not against the wall clock."""
+
+from __future__ import annotations
+
+import threading
+import time
+import types
+from collections.abc import Callable
+
+import pytest
+
+import mnist_tui.app as app_module
+from mnist_tui.app import LOW_BANDWIDTH_CHART_SECONDS, MnistApp, make_app
+from mnist_tui.cli import build_parser
+from mnist_tui.config import preset_config
+from tests.ui.conftest import wait_for
+from tests.ui.fakes import FakeRunSource, FakeTrainer
+
+SIZE = (110, 34)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def counting(app: MnistApp) -> dict[str, int]:
+    """Count the status line's repaints and the loss chart's redraws."""
+    counts = {"status": 0, "chart": 0}
+    status, chart = app._refresh_status, app.loss_chart.redraw
+
+    def refresh_status() -> None:
+        counts["status"] += 1
+        status()
+
+    def redraw() -> None:
+        counts["chart"] += 1
+        chart()
+
+    app._refresh_status = refresh_status  # type: ignore[method-assign]
+    app.loss_chart.redraw = redraw  # type: ignore[method-assign]
+    return counts
+
+
+async def batches_arrive(pilot, app: MnistApp, n: int) -> None:
+    start = app.history.batches
+    await wait_for(pilot, lambda: app.history.batches >= start + n, timeout=20)
+    await pilot.pause(0.3)  # a few ticks after them
+
+
+@pytest.fixture
+def clocked(monkeypatch: pytest.MonkeyPatch) -> tuple[Clock, Callable[[bool], tuple[MnistApp, FakeTrainer]]]:
+    clock = Clock()
+    fake_time = types.SimpleNamespace(**{name: getattr(time, name) for name in dir(time) if not name.startswith("_")})
+    fake_time.monotonic = clock.monotonic
+    monkeypatch.setattr(app_module, "time", fake_time)  # the app's pacing only; Textual keeps the real clock
+
+    def make(low_bandwidth: bool) -> tuple[MnistApp, FakeTrainer]:
+        fake = FakeTrainer(steps=100_000, batch_delay=0.002, gate=threading.Event(), network=False)
+        app = make_app(preset_config("mlp").with_changes(epochs=1), source=FakeRunSource(fake), seed=0,
+                       low_bandwidth=low_bandwidth)
+        return app, fake
+
+    return clock, make
+
+
+async def test_low_bandwidth_paces_status_and_charts_by_the_clock(clocked) -> None:
+    clock, make = clocked
+    app, fake = make(True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "s")
+        await wait_for(pilot, lambda: len(fake.controls) == 1)
+        fake.gate.set()
+        await batches_arrive(pilot, app, 20)
+        clock.now += LOW_BANDWIDTH_CHART_SECONDS + 0.1  # both limits passed: one repaint of each
+        await batches_arrive(pilot, app, 20)
+        counts = counting(app)
+        await batches_arrive(pilot, app, 200)  # the clock stands still: 200 batches, no repaint
+        assert counts == {"status": 0, "chart": 0}
+        clock.now += 1.1  # a second: the status line once, the charts not yet
+        await batches_arrive(pilot, app, 50)
+        assert counts == {"status": 1, "chart": 0}
+        clock.now += LOW_BANDWIDTH_CHART_SECONDS
+        await batches_arrive(pilot, app, 50)
+        assert counts == {"status": 2, "chart": 1}
+        fake.controls[0].stop()
+        await wait_for(pilot, lambda: app.history.finished is not None)
+
+
+async def test_by_default_the_status_line_follows_every_tick(clocked) -> None:
+    _clock, make = clocked
+    app, fake = make(False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "s")
+        await wait_for(pilot, lambda: len(fake.controls) == 1)
+        fake.gate.set()
+        await batches_arrive(pilot, app, 20)
+        counts = counting(app)
+        await batches_arrive(pilot, app, 200)  # the same standing clock
+        assert counts["status"] >= 2
+        fake.controls[0].stop()
+        await wait_for(pilot, lambda: app.history.finished is not None)
+
+
+def test_the_cli_takes_low_bandwidth() -> None:
+    assert build_parser().parse_args(["--low-bandwidth"]).low_bandwidth is True
+    assert build_parser().parse_args([]).low_bandwidth is False
