@@ -133,4 +133,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (RuntimeError, OSError, subprocess.SubprocessError) as err:  # a run that failed: one line, no traceback
+        print(f"gpu_check.py: {err}", file=sys.stderr)
+        sys.exit(1)
