@@ -285,7 +285,7 @@ class NetworkView(Vertical, can_focus=True):
                 if not is_dead and witness is not None and data is not None and data.y_test is not None \
                         and 0 <= int(witness[self.selected]) < len(data.y_test):
                     k = int(witness[self.selected])
-                    lines.append(f", e.g. on test digit #{k} (a {data.class_names[int(data.y_test[k])]})", style="dim")
+                    lines.append(f"\nwakes on test #{k} (a {data.class_names[int(data.y_test[k])]})", style="dim")
                 lines.append(f"\n{int(dead.sum())} of {len(dead)} units dead\n", style="dim")
             if len(images) < int(hidden.get("units", len(images))):
                 lines.append(f"the first {len(images)} units are kept\n", style="dim")
