@@ -75,6 +75,7 @@ EPOCH_CHART_SECONDS = 0.3  # a new epoch reaches the epoch charts within this, w
 RUNS_REFRESH_SECONDS = 1.0  # the Runs tab's live progress of running runs
 QUIT_GRACE_SECONDS = 5.0  # a stop takes < 2 s; after this the app leaves anyway (the run is its own process)
 MIN_SIZE = (80, 24)
+APP_CSS = Path(__file__).with_name("app.tcss")  # the app's one stylesheet: views carry no CSS of their own
 LEAVE_SECONDS = 1.5  # a hang-up or SIGTERM ends the app within this, however it is stuck
 
 
@@ -94,7 +95,7 @@ def one_line(err: BaseException) -> str:
 
 
 class MnistApp(App[int]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = APP_CSS
     TITLE = "mnist-tui"
     SUB_TITLE = "watch a digit classifier learn"
 
