@@ -381,6 +381,6 @@ def test_the_app_always_leaves_within_two_seconds(real_data_dir: Path, tmp_path:
             app.close()
         assert took < 2.0, f"attempt {attempt}: the app took {took:.2f} s to leave after a {how}"
     runs = tmp_path / "xdg" / "mnist-tui" / "runs"
-    wait(lambda: not (set(trainer_processes()) - before), 60, "the runs to finish and idle trainers to leave")
+    wait(lambda: not (set(trainer_processes()) - before), 180, "the runs to finish and idle trainers to leave")
     assert runs.is_dir() and all(json.loads((r / "summary.json").read_text())["status"] in ("done", "stopped")
                                  for r in runs.iterdir() if (r / "summary.json").exists())
