@@ -21,6 +21,7 @@ import numpy as np
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Button, Header, Input, Select, Static, TabbedContent, TabPane, Tabs
 
@@ -58,6 +59,7 @@ from mnist_tui.screens.viewer import ViewerView
 from mnist_tui.session import OPEN, RunSession
 from mnist_tui.textsafe import safe
 from mnist_tui.training.metrics import confusion_matrix
+from mnist_tui.widgets.ascii_driver import ascii_only
 from mnist_tui.widgets.cached_plot import CachedPlot
 from mnist_tui.widgets.confusion_grid import ConfusionGrid
 from mnist_tui.widgets.epoch_chart import EpochChart
@@ -219,6 +221,12 @@ class MnistApp(App[int]):
             self.set_timer(0.3, self._prepare_trainer)
         self._install_signal_handlers()
         self._check_size(self.size.width, self.size.height)
+
+    def get_driver_class(self) -> type[Driver]:
+        """The platform's driver; in ASCII mode one that writes ASCII only (Textual's own
+        chrome included: ``widgets.ascii_driver``)."""
+        driver = super().get_driver_class()
+        return ascii_only(driver) if symbols().ascii else driver
 
     def notify(self, message: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """Every notification in the charset the terminal can show (``…``, ``×`` in ASCII)."""
