@@ -59,6 +59,7 @@ from mnist_tui.screens.viewer import ViewerView
 from mnist_tui.session import OPEN, RunSession
 from mnist_tui.textsafe import safe
 from mnist_tui.training.metrics import confusion_matrix
+from mnist_tui.widgets.ascii_driver import ascii_only
 from mnist_tui.widgets.cached_plot import CachedPlot
 from mnist_tui.widgets.compact_driver import compacting
 from mnist_tui.widgets.confusion_grid import ConfusionGrid
@@ -77,6 +78,7 @@ EPOCH_CHART_SECONDS = 0.3  # a new epoch reaches the epoch charts within this, w
 RUNS_REFRESH_SECONDS = 1.0  # the Runs tab's live progress of running runs
 QUIT_GRACE_SECONDS = 5.0  # a stop takes < 2 s; after this the app leaves anyway (the run is its own process)
 MIN_SIZE = (80, 24)
+APP_CSS = Path(__file__).with_name("app.tcss")  # the app's one stylesheet: views carry no CSS of their own
 LEAVE_SECONDS = 1.5  # a hang-up or SIGTERM ends the app within this, however it is stuck
 # --low-bandwidth (≤ 1 KB/s while training): the status line's numbers once a second (a phase
 # change at once), the charts every LOW_BANDWIDTH_CHART_SECONDS, the Viewer's digit when a key moves it.
@@ -102,7 +104,7 @@ def one_line(err: BaseException) -> str:
 
 
 class MnistApp(App[int]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = APP_CSS
     TITLE = "mnist-tui"
     SUB_TITLE = "watch a digit classifier learn"
 
@@ -231,9 +233,11 @@ class MnistApp(App[int]):
         self._check_size(self.size.width, self.size.height)
 
     def get_driver_class(self) -> type[Driver]:
-        """The platform's driver, writing each frame's colour codes as changes only: over SSH
-        they were half the bytes (``render.sgr``)."""
-        return compacting(super().get_driver_class())
+        """The platform's driver, writing each frame's colour codes as changes only (over SSH
+        they were half the bytes: ``render.sgr``); in ASCII mode it also writes ASCII only
+        (Textual's own chrome included: ``widgets.ascii_driver``)."""
+        driver = super().get_driver_class()
+        return compacting(ascii_only(driver) if symbols().ascii else driver)
 
     def notify(self, message: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """Every notification in the charset the terminal can show (``…``, ``×`` in ASCII)."""

@@ -12,6 +12,17 @@ Writes into ``screenshots/`` at the repository root:
   viewer.svg            Viewer after ``m`` (the next misclassified test digit)
   viewer-filter.svg     Viewer after ``7`` (only 7s)
   viewer-80x24.svg      the viewer at 80x24
+  inspect.svg           Inspect: the confusion matrix, cursor on the most-confused cell
+  inspect-drilldown.svg ... and Enter on it: the Viewer on exactly those digits
+  draw.svg              Draw: a real test digit on the canvas, classified by the run's model
+  explore.svg           Explore: the dataset facts (explore-activations.svg: the activations)
+  explore-softmax.svg   Explore: softmax of logits you change, with a temperature
+  explore-landscape.svg Explore: the test loss on the line from the initial to the trained weights
+  network-weights.svg   Network: the first layer's units as 28x28 weight pictures
+  network-distributions.svg  Network: every layer's weight histogram per epoch, update sizes
+  network-digit.svg     Network: the Viewer's digit through every layer
+  code.svg              Setup with g: the plain Keras script of the form
+  runs.svg              Runs: the run just trained, selected and overlaid
 
 and, when ``rsvg-convert`` is on PATH, a PNG (1400 px wide) next to each SVG.
 
@@ -240,6 +251,35 @@ async def training_shots(shooter: Shooter, runs_dir: str) -> None:
         await pilot.press("2")
         await settle(pilot, 0.2)
         shooter.shoot(app, "explore-activations.svg")
+        await pilot.press("4", "right", "right", "right")  # raise logit 0: watch its softmax share grow
+        await settle(pilot, 0.2)
+        shooter.shoot(app, "explore-softmax.svg")
+        await pilot.press("5")
+        landscape = app.query_one("LandscapeChart")
+        await wait_until(pilot, lambda: landscape.line is not None, "the loss landscape", 60)
+        await settle(pilot, 0.2)
+        shooter.shoot(app, "explore-landscape.svg")
+
+        # Network: the first layer's units, the weight distributions per epoch, one digit through it.
+        await pilot.press("v", "m", "w", "1")  # the Viewer's digit: a misclassified one
+        await settle(pilot, 0.3)
+        shooter.shoot(app, "network-weights.svg")
+        await pilot.press("2")
+        await settle(pilot, 0.3)
+        shooter.shoot(app, "network-distributions.svg")
+        await pilot.press("3")
+        network = app.query_one("NetworkView")
+        await wait_until(pilot, lambda: network.activations is not None, "one digit through the network", 60)
+        await settle(pilot, 0.2)
+        shooter.shoot(app, "network-digit.svg")
+
+        # The code behind the form: the plain Keras script in place of Setup's summary.
+        await pilot.press("e")
+        await settle(pilot)
+        await pilot.press("g")
+        await settle(pilot, 0.3)
+        shooter.shoot(app, "code.svg")
+        await pilot.press("g")
 
         # Runs: the run just trained, selected and overlaid.
         await pilot.press("u")

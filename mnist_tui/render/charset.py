@@ -23,6 +23,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from rich.cells import get_character_cell_size
 from rich.text import Text
 
 ASCII_ENV = "MNIST_TUI_ASCII"
@@ -150,3 +151,68 @@ ASCII = Symbols(
 def symbols(environ: Mapping[str, str] | None = None) -> Symbols:
     """The table to draw with now: ASCII or UNICODE, by ``ascii_mode``."""
     return ASCII if ascii_mode(environ) else UNICODE
+
+
+# ------------------------------------------------------------------ the whole screen, cell by cell
+def _cell_ascii(ch: str) -> str:
+    """One character as ASCII of the same width: what the terminal gets in ASCII mode for
+    the characters no widget of ours chose (Textual's tab underline, scrollbars, borders,
+    select arrows, the header's icon)."""
+    import unicodedata
+
+    name = unicodedata.name(ch, "")
+    cp = ord(ch)
+    if 0x2500 <= cp <= 0x257F:  # box drawing
+        horizontal, vertical = "HORIZONTAL" in name or "LEFT" in name or "RIGHT" in name, "VERTICAL" in name
+        if horizontal and not vertical and ("UP" not in name and "DOWN" not in name):
+            return "-"
+        if (vertical and not horizontal) or (("UP" in name or "DOWN" in name) and not horizontal):
+            return "|"
+        return "+"
+    if 0x2580 <= cp <= 0x259F:  # block elements
+        if "SHADE" in name:
+            return "." if "LIGHT" in name else ":"
+        if "LOWER ONE EIGHTH" in name:
+            return "_"
+        if "UPPER ONE EIGHTH" in name:
+            return "-"
+        if ("LEFT" in name or "RIGHT" in name) and "HALF" not in name:
+            return "|"
+        return "#"
+    if 0x2800 <= cp <= 0x28FF:  # braille
+        return "." if cp > 0x2800 else " "
+    for words, out in (("LEFTWARDS", "<"), ("RIGHTWARDS", ">"), ("UPWARDS", "^"), ("DOWNWARDS", "v"),
+                       ("DOWN-POINTING", "v"), ("UP-POINTING", "^"), ("RIGHT-POINTING", ">"),
+                       ("LEFT-POINTING", "<"), ("CIRCLE", "o"), ("BULLET", "*"), ("CHECK", "v"),
+                       ("MULTIPLICATION", "x"), ("DASH", "-"), ("SPACE", " ")):
+        if words in name:
+            return out
+    if ch in _TRANSLITERATION and len(_TRANSLITERATION[ch]) == 1:
+        return _TRANSLITERATION[ch]
+    plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode("ascii")
+    if plain and unicodedata.east_asian_width(ch) not in ("W", "F"):
+        return plain[0]  # "…" -> "."
+    return "??" if unicodedata.east_asian_width(ch) in ("W", "F") else "?"
+
+
+class _CellTable(dict[int, str]):
+    """A ``str.translate`` table that fills itself: each character is worked out once."""
+
+    def __missing__(self, cp: int) -> str:
+        if cp < 128:
+            out = chr(cp)
+        else:
+            width = get_character_cell_size(chr(cp))  # as Textual lays the cell out
+            out = (_cell_ascii(chr(cp)) * 2)[:width] if width else ""
+        self[cp] = out
+        return out
+
+
+_CELLS = _CellTable()
+
+
+def screen_ascii(data: str) -> str:
+    """Terminal output with every character outside ASCII replaced by ASCII of the same width
+    (escape sequences are ASCII already): the last line of defence in ASCII mode, so through
+    a C-locale terminal nothing arrives as mojibake."""
+    return data if data.isascii() else data.translate(_CELLS)

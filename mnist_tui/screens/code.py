@@ -20,11 +20,6 @@ from mnist_tui.widgets.code_view import CodeView
 class CodeScreen(ModalScreen[None]):
     """The script of ``cfg``; ``f`` saves it as ``save_path`` (in the run's directory)."""
 
-    DEFAULT_CSS = """
-    CodeScreen { align: center middle; }
-    CodeScreen #code-box { width: 96%; height: 90%; border: thick $accent; background: $surface; padding: 0 1; }
-    CodeScreen #code-title { height: 1; color: $text-muted; }
-    """
 
     BINDINGS = [Binding("escape,q,g", "close", "Close", id="code.close")]
 

@@ -46,16 +46,6 @@ def open_diff(view: Widget, runs: list[RunInfo]) -> None:
 class DiffScreen(Screen[None]):
     """A vs B: flips per class, confusion A | B | B − A, the epoch curves overlaid."""
 
-    DEFAULT_CSS = """
-    DiffScreen { layout: vertical; }
-    DiffScreen #diff-title { height: 2; padding: 0 1; background: $boost; }
-    DiffScreen #diff-body { height: 1fr; padding: 0 0 0 1; scrollbar-size-vertical: 1; }
-    DiffScreen #diff-flips { height: 4; }
-    DiffScreen .diff-row { height: 13; margin: 1 0 0 0; }
-    DiffScreen .diff-matrix { width: 54; height: 13; }
-    DiffScreen #diff-chart { width: 1fr; height: 13; }
-    DiffScreen #diff-hint { height: 1; padding: 0 1; color: $text-muted; }
-    """
 
     BINDINGS = [
         Binding("escape", "close", "Back", id="diff.back"),
@@ -145,15 +135,6 @@ class DiffScreen(Screen[None]):
 class FlipViewer(Screen[None]):
     """The flipped test digits one at a time: the digit, A's softmax bars beside B's."""
 
-    DEFAULT_CSS = """
-    FlipViewer { layout: vertical; padding: 0 1; }
-    FlipViewer #flip-info { height: 2; }
-    FlipViewer #flip-body { height: 14; }
-    FlipViewer DigitArt { width: 30; height: 14; }
-    FlipViewer .flip-probs { width: 1fr; height: 14; }
-    FlipViewer .flip-label { height: 1; }
-    FlipViewer #flip-hint { height: 1; color: $text-muted; }
-    """
 
     BINDINGS = [
         Binding("escape", "close", "Back", id="flips.back"),

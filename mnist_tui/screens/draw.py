@@ -39,46 +39,6 @@ HELP = (
 class DrawView(Horizontal):
     """The "draw a digit" view; the app hands it a predictor with ``set_predictor``."""
 
-    DEFAULT_CSS = """
-    DrawView {
-        height: 1fr;
-    }
-    DrawView #draw-left {
-        width: 31;
-        height: 100%;
-    }
-    DrawView #draw-help {
-        height: 4;
-        color: $text-muted;
-    }
-    DrawView #draw-middle {
-        width: 28;
-        height: 100%;
-    }
-    DrawView #draw-preview-title {
-        height: 1;
-        margin-top: 1;
-        color: $text-muted;
-    }
-    DrawView #draw-preview {
-        width: 28;
-        height: 14;
-    }
-    DrawView #draw-status {
-        height: 3;
-    }
-    DrawView #draw-right {
-        width: 1fr;
-        height: 100%;
-    }
-    DrawView ProbHistogram {
-        width: 1fr;
-        height: 12;
-        padding: 1 0 0 0;
-        text-wrap: nowrap;  /* at 80 columns a wrapped "◂ predicted" would push 9 out */
-        text-overflow: clip;
-    }
-    """
 
     def __init__(
         self,

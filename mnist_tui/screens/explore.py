@@ -157,9 +157,6 @@ class ActivationChart(CachedPlot):
 class SampleDigits(Widget):
     """One sample digit per class, small (2× downsampled), five to a row."""
 
-    DEFAULT_CSS = """
-    SampleDigits { height: auto; width: 1fr; }
-    """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -342,30 +339,6 @@ def softmax_text() -> Text:
 class ExploreView(Vertical, can_focus=True):
     """Keys work whenever the view (or anything in it) has focus."""
 
-    DEFAULT_CSS = """
-    ExploreView { height: 1fr; }
-    ExploreView:focus { background-tint: $foreground 3%; }
-    ExploreView > TabbedContent { height: 1fr; }
-    ExploreView TabPane { padding: 0 1; }
-    ExploreView #explore-dataset-scroll { height: 1fr; scrollbar-size-vertical: 1; }
-    ExploreView #explore-dataset-top { height: 12; }
-    ExploreView.-narrow #explore-dataset-top { layout: vertical; height: auto; }
-    ExploreView.-narrow #explore-facts-box { width: 1fr; height: auto; }
-    ExploreView #explore-facts-box { width: 36; height: 12; }
-    ExploreView #explore-facts { height: auto; }
-    ExploreView #explore-onehot { height: auto; margin-top: 1; }
-    ExploreView LabelChart { width: 1fr; height: 12; }
-    ExploreView ActivationChart { height: 1fr; min-height: 8; }
-    ExploreView #explore-softmax { height: auto; margin-top: 1; }
-    ExploreView #explore-batch-row { height: 3; margin-top: 1; }
-    ExploreView #explore-batch-row Label { padding: 1 1 0 0; }
-    ExploreView #explore-batch-size { width: 14; }
-    ExploreView #explore-n, ExploreView #explore-steps { height: auto; }
-    ExploreView #explore-steps { margin-top: 1; }
-    ExploreView #explore-play { height: auto; }
-    ExploreView LandscapeChart { height: 1fr; min-height: 8; }
-    ExploreView #explore-landscape-info { height: auto; color: $text-muted; }
-    """
 
     BINDINGS = [
         Binding("1", "section(0)", "Dataset", id="explore.dataset"),

@@ -101,48 +101,6 @@ def cell_text(matrix: np.ndarray, class_names: tuple[str, ...], true_cls: int, p
 
 
 class InspectView(Horizontal):
-    DEFAULT_CSS = """
-    InspectView {
-        height: 1fr;
-        padding: 0 1;
-    }
-    InspectView #inspect-left {
-        width: auto;
-        height: auto;
-    }
-    InspectView ConfusionGrid {
-        border: round $panel;
-        border-title-color: $text;
-        border-subtitle-color: $text-muted;
-        padding: 0 0;
-    }
-    InspectView ConfusionGrid:focus {
-        border: round $accent;
-    }
-    InspectView.-ascii ConfusionGrid {
-        border: ascii $panel;  /* a round border is box drawing */
-    }
-    InspectView.-ascii ConfusionGrid:focus {
-        border: ascii $accent;
-    }
-    InspectView #inspect-cell {
-        width: 100%;
-        height: auto;
-        padding: 0 1;
-    }
-    InspectView #inspect-right {
-        width: 1fr;
-        height: auto;
-        padding: 0 0 0 2;
-    }
-    InspectView #inspect-title {
-        height: auto;
-        color: $text-muted;
-    }
-    InspectView #inspect-table {
-        height: auto;
-    }
-    """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)

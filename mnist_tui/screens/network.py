@@ -66,9 +66,6 @@ class UnitGrid(Widget):
     """Thumbnails of the first layer's units or filters, as many as fit, the selected one's
     rows always in view. Pictures are built for the visible rows only."""
 
-    DEFAULT_CSS = """
-    UnitGrid { width: 1fr; height: 1fr; }
-    """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -112,20 +109,6 @@ class UnitGrid(Widget):
 class NetworkView(Vertical, can_focus=True):
     """The keys work while the view has focus (the app focuses it when its tab opens)."""
 
-    DEFAULT_CSS = """
-    NetworkView { height: 1fr; }
-    NetworkView:focus { background-tint: $foreground 3%; }
-    NetworkView #network-title { height: 1; padding: 0 1; color: $text-muted; }
-    NetworkView > TabbedContent { height: 1fr; }
-    NetworkView TabPane { padding: 0 1; }
-    NetworkView #network-weights-body { height: 1fr; }
-    NetworkView #network-side { width: 32; height: 1fr; padding: 0 0 0 1; }
-    NetworkView #network-unit { height: auto; }
-    NetworkView #network-unit-info { height: auto; margin-top: 1; }
-    NetworkView .network-scroll { height: 1fr; scrollbar-size-vertical: 1; }
-    NetworkView #network-histograms, NetworkView #network-updates, NetworkView #network-digit-text { height: auto; }
-    NetworkView #network-updates { margin-top: 1; }
-    """
 
     BINDINGS = [
         Binding("1", "section(0)", "Weights", id="network.weights"),
@@ -285,7 +268,7 @@ class NetworkView(Vertical, can_focus=True):
                 if not is_dead and witness is not None and data is not None and data.y_test is not None \
                         and 0 <= int(witness[self.selected]) < len(data.y_test):
                     k = int(witness[self.selected])
-                    lines.append(f", e.g. on test digit #{k} (a {data.class_names[int(data.y_test[k])]})", style="dim")
+                    lines.append(f"\nwakes on test #{k} (a {data.class_names[int(data.y_test[k])]})", style="dim")
                 lines.append(f"\n{int(dead.sum())} of {len(dead)} units dead\n", style="dim")
             if len(images) < int(hidden.get("units", len(images))):
                 lines.append(f"the first {len(images)} units are kept\n", style="dim")

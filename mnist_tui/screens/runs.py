@@ -69,38 +69,6 @@ class RunsView(Vertical, can_focus=True):
     Focusable itself, so that its keys (f5 above all) work while the table is hidden (an
     empty store); the table takes the focus whenever it shows."""
 
-    DEFAULT_CSS = """
-    RunsView {
-        height: 1fr;
-    }
-    RunsView #runs-table {
-        height: 1fr;
-        min-height: 4;
-    }
-    RunsView #runs-detail {
-        height: 1;
-        padding: 0 1;
-        color: $text-muted;
-        background: $boost;
-    }
-    RunsView #runs-chart {
-        height: 1fr;
-        min-height: 6;
-    }
-    RunsView #runs-empty {
-        display: none;
-        height: 1fr;
-        content-align: center middle;
-        text-align: center;
-        color: $text-muted;
-    }
-    RunsView.-empty #runs-empty {
-        display: block;
-    }
-    RunsView.-empty #runs-table, RunsView.-empty #runs-detail, RunsView.-empty #runs-chart {
-        display: none;
-    }
-    """
 
     BINDINGS = [
         Binding("enter", "open", "Open/attach", id="runs.open"),  # the table turns enter into RowSelected

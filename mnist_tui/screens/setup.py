@@ -34,11 +34,6 @@ SETTLE_SECONDS = 4.0  # the network probe's answer is in by then: say it again, 
 
 
 class SetupView(Horizontal):
-    DEFAULT_CSS = """
-    SetupView #setup-code { display: none; }
-    SetupView.-code #setup-code { display: block; }
-    SetupView.-code #summary-scroll { display: none; }
-    """
 
     def __init__(self, config: TrainConfig, *, id: str | None = None) -> None:
         super().__init__(id=id)

@@ -78,14 +78,6 @@ def _pct(value: float | None) -> str:
 class SweepScreen(Screen[None]):
     """The sweeps of a run store (top) and the highlighted one's leaderboard (below)."""
 
-    DEFAULT_CSS = """
-    SweepScreen { layout: vertical; }
-    SweepScreen #sweep-title { height: 1; padding: 0 1; background: $boost; }
-    SweepScreen #sweep-list { height: 7; }
-    SweepScreen #sweep-detail { height: 1; padding: 0 1; color: $text-muted; background: $boost; }
-    SweepScreen #sweep-board { height: 1fr; }
-    SweepScreen #sweep-hint { height: 1; padding: 0 1; color: $text-muted; }
-    """
 
     BINDINGS = [
         Binding("escape", "close", "Back", id="sweep.back"),
@@ -320,16 +312,6 @@ class SweepForm(ModalScreen[Path | None]):
     fields keep the model's default (shown grey). Dismisses with the new sweep's directory
     (created, not yet started), or None."""
 
-    DEFAULT_CSS = """
-    SweepForm { align: center middle; }
-    SweepForm #sweep-form { width: 90; height: 90%; border: round $accent; background: $surface; padding: 0 1; }
-    SweepForm #sweep-fields { height: 1fr; }
-    SweepForm .sweep-row { height: 1; }
-    SweepForm .sweep-row Label { width: 16; }
-    SweepForm .sweep-row Input { width: 1fr; height: 1; border: none; padding: 0 1; }
-    SweepForm #sweep-plan { height: 2; }
-    SweepForm #sweep-buttons { height: 1; }
-    """
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="sweepform.cancel"),

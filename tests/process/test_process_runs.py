@@ -354,33 +354,33 @@ def test_runs_evaluate_completes_what_a_stop_skipped(real_data_dir: Path, tmp_pa
     assert info.evaluated and info.test_accuracy == summary["test_accuracy"]
 
 
-@pytest.mark.parametrize("how", ["hang-up", "SIGTERM"])
-def test_the_app_always_leaves_within_two_seconds(real_data_dir: Path, tmp_path: Path, how: str) -> None:
+@pytest.mark.parametrize(("how", "delay"), [("hang-up", 0.3), ("SIGTERM", 0.55)])
+def test_the_app_always_leaves_within_two_seconds(real_data_dir: Path, tmp_path: Path, how: str,
+                                                  delay: float) -> None:
     """A hang-up or SIGTERM moments after s (trainer still starting, Keras still importing in
-    it), twice over: the app is gone within 2 s, and leaves no idle trainer behind."""
+    it, at two moments of that): the app is gone within 2 s, and leaves no idle trainer behind."""
     env = {**env_for(real_data_dir, tmp_path), "KERAS_BACKEND": "tensorflow"}
     before = set(trainer_processes())
-    for attempt in range(2):
-        app = PtyApp(["--model", "mlp", "--epochs", "1", "--limit", "2000"], env, session=True)
-        try:
-            app.read_until(b"Hidden units", 30)
-            time.sleep(0.3 + 0.25 * attempt)  # the warm trainer is importing Keras meanwhile
-            app.write(b"s")
-            time.sleep(0.3)
-            t0 = time.monotonic()
-            if how == "hang-up":
-                app.hangup()
-            else:
-                app.proc.send_signal(signal.SIGTERM)
-                deadline = time.monotonic() + 5
-                while app.proc.poll() is None and time.monotonic() < deadline:
-                    app.drain()
-            app.proc.wait(timeout=10)
-            took = time.monotonic() - t0
-        finally:
-            app.close()
-        assert took < 2.0, f"attempt {attempt}: the app took {took:.2f} s to leave after a {how}"
+    app = PtyApp(["--model", "mlp", "--epochs", "1", "--limit", "2000"], env, session=True)
+    try:
+        app.read_until(b"Hidden units", 30)
+        time.sleep(delay)  # the warm trainer is importing Keras meanwhile
+        app.write(b"s")
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        if how == "hang-up":
+            app.hangup()
+        else:
+            app.proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 5
+            while app.proc.poll() is None and time.monotonic() < deadline:
+                app.drain()
+        app.proc.wait(timeout=10)
+        took = time.monotonic() - t0
+    finally:
+        app.close()
+    assert took < 2.0, f"the app took {took:.2f} s to leave after a {how}"
     runs = tmp_path / "xdg" / "mnist-tui" / "runs"
-    wait(lambda: not (set(trainer_processes()) - before), 60, "the runs to finish and idle trainers to leave")
+    wait(lambda: not (set(trainer_processes()) - before), 180, "the runs to finish and idle trainers to leave")
     assert runs.is_dir() and all(json.loads((r / "summary.json").read_text())["status"] in ("done", "stopped")
                                  for r in runs.iterdir() if (r / "summary.json").exists())

@@ -392,13 +392,13 @@ async def test_too_small_terminal_says_so_and_recovers(make) -> None:
 
 
 async def test_resize_storm_while_training_keeps_everything_consistent(make) -> None:
-    fake = FakeTrainer(steps=400, batch_delay=0.002)
+    fake = FakeTrainer(steps=150, batch_delay=0.002)
     app = make(trainer=fake)
     sizes = [(80, 24), (200, 60), (81, 25), (120, 40), (60, 15), (300, 90), (100, 30), (80, 24), (133, 37)]
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("s")
         await wait_for(pilot, lambda: app.history.batches > 5)
-        for i in range(3):
+        for i in range(2):
             for size in sizes:
                 await pilot.resize_terminal(*size)
                 await pilot.pause(0.01)
@@ -406,7 +406,7 @@ async def test_resize_storm_while_training_keeps_everything_consistent(make) -> 
                     await pilot.press("v" if size[0] % 2 else "t")
         await wait_for(pilot, lambda: app.history.finished is not None, timeout=30)
         assert app.history.finished.status == "done"
-        assert app.history.batches == 400 * 2
+        assert app.history.batches == 150 * 2
         await pilot.resize_terminal(110, 34)
         await pilot.press("t")
         await pilot.pause(0.3)

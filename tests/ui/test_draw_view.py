@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,14 +13,12 @@ from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-import mnist_tui
+from mnist_tui.app import APP_CSS
 from mnist_tui.render.preprocess import centre_of_mass
 from mnist_tui.screens.draw import NO_MODEL, DrawView
 from mnist_tui.widgets.draw_canvas import DRAG_POST_INTERVAL, DrawCanvas
 from mnist_tui.widgets.prob_histogram import ProbHistogram
 from tests.ui.fakes import sample_digits
-
-APP_CSS = Path(mnist_tui.__file__).parent / "app.tcss"
 
 
 class RecordingPredictor:

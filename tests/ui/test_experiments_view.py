@@ -11,6 +11,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Input, Static
 from textual.widgets.data_table import ColumnKey
 
+from mnist_tui.app import APP_CSS
 from mnist_tui.render.charset import symbols
 from mnist_tui.runs import sweep as sw
 from mnist_tui.screens.diff import DiffScreen, FlipViewer
@@ -24,6 +25,8 @@ from tests.ui.conftest import wait_for
 
 
 class RunsApp(App[None]):
+    CSS_PATH = APP_CSS  # the views are styled by the app's one stylesheet
+
     def __init__(self, runs_dir: Path) -> None:
         super().__init__()
         self.runs_dir = runs_dir

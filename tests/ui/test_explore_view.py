@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 from textual.widgets import Input, TabbedContent
 
+from mnist_tui.app import APP_CSS
 from mnist_tui.screens.explore import ActivationChart, ExploreView, LabelChart, SampleDigits
 from tests.ui.fakes import sample_digits
 
@@ -12,6 +13,8 @@ NAMES = tuple(str(i) for i in range(10))
 
 
 class Host(App[None]):
+    CSS_PATH = APP_CSS  # the views are styled by the app's one stylesheet
+
     def __init__(self, with_data: bool = True) -> None:
         super().__init__()
         self.with_data = with_data

@@ -7,6 +7,7 @@ import pytest
 from rich.console import Console
 from textual.app import App, ComposeResult
 
+from mnist_tui.app import APP_CSS
 from mnist_tui.screens.inspect import ClassAccuracy, InspectView, accuracy_table
 from mnist_tui.widgets.confusion_grid import ConfusionGrid
 
@@ -23,6 +24,8 @@ def known_matrix() -> np.ndarray:
 
 
 class Host(App[None]):
+    CSS_PATH = APP_CSS  # the views are styled by the app's one stylesheet
+
     def __init__(self) -> None:
         super().__init__()
         self.selected: list[tuple[int, int, int]] = []

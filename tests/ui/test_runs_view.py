@@ -12,6 +12,7 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Static
 
+from mnist_tui.app import APP_CSS
 from mnist_tui.runs.rundir import process_start_ticks
 from mnist_tui.runs.store import export_text
 from mnist_tui.screens.confirm import ConfirmScreen
@@ -22,6 +23,8 @@ from tests.ui.conftest import wait_for
 
 
 class RunsApp(App[None]):
+    CSS_PATH = APP_CSS  # the views are styled by the app's one stylesheet
+
     def __init__(self, runs_dir: Path) -> None:
         super().__init__()
         self.runs_dir = runs_dir

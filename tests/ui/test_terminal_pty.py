@@ -65,6 +65,8 @@ def test_a_c_locale_or_ascii_flag_draws_ascii_charts(tmp_path, env: dict[str, st
     assert not BRAILLE_UTF8.search(out)  # ASCII markers, not braille
     plain = re.sub(rb"\x1b\[[0-9;?<>$]*[A-Za-z]", b"", out)
     assert b"** relu" in plain and b"oo sigmoid" in plain  # the legend's ASCII swatches
+    stray = sorted({chr(c) for c in out.decode("utf-8", "replace").encode("utf-32-le")[::4] if c > 127})
+    assert out.isascii(), f"non-ASCII bytes reached the terminal: {stray}"  # Textual's chrome too
 
 
 def test_unicode_stays_in_a_utf8_locale(tmp_path) -> None:

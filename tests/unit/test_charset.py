@@ -115,3 +115,28 @@ def test_the_reported_axis_gets_every_tick() -> None:
     _, labels = ticks_for_rows(0.45, 1.26, rows=8)
     assert labels == ["0.6", "0.8", "1.0", "1.2"]
     assert nice_ticks(1, 3, 5, integer=True) == [1.0, 2.0, 3.0]
+
+
+def test_the_screen_in_ascii_keeps_every_cell_and_its_meaning() -> None:
+    """What Textual draws itself (tab underline, scrollbar, border, select arrow, header icon)
+    and anything else outside ASCII: one ASCII character per cell, escape sequences untouched."""
+    from mnist_tui.render.charset import screen_ascii
+
+    chrome = "\x1b[1;1H⭘ tabs ╸━━━━╺ border ▎│┃ corner ┌┐└┘ arrow ▼▲ bars ▁▄█ braille ⣿⠀ ← → ✓ … wide 中"
+    out = screen_ascii(chrome)
+    assert out.isascii()
+    assert out == "\x1b[1;1Ho tabs ------ border ||| corner ++++ arrow v^ bars _## braille .  < > v . wide ??"
+    assert screen_ascii("plain \x1b[31mred\x1b[0m") == "plain \x1b[31mred\x1b[0m"  # ASCII passes as is
+    import random
+
+    from rich.cells import cell_len
+
+    rng = random.Random(0)
+    for _ in range(200):  # any text: ASCII out, and no cell gained or lost
+        import unicodedata
+
+        s = "".join(chr(rng.randrange(0x20, 0x3000)) for _ in range(40))
+        s = "".join(c for c in s if unicodedata.category(c)[0] != "C")
+        width = cell_len(s)  # as Textual lays the cells out
+        out = screen_ascii(s)
+        assert out.isascii() and len(out) == width, (s, out)

@@ -107,7 +107,7 @@ def test_train_mlp_writes_run_dir(real_data_dir: Path, tmp_path: Path) -> None:
     assert f"run saved to {run_dir}" in proc.stdout
     assert {p.name for p in run_dir.iterdir()} == {"config.json", "run.json", "events.jsonl", "summary.json",
                                                    "model.keras", "checkpoint.npz", "test-set.npz", "predictions",
-                                                   "control"}
+                                                   "control", "checkpoint-initial.npz", "network"}
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "done" and summary["config"]["limit"] == 2000
     assert summary["test_accuracy"] > 0.7
