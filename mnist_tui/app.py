@@ -668,7 +668,8 @@ class MnistApp(App[int]):
             if cost is not None:
                 self._next_charts = now + chart_interval(cost, self.low_bandwidth)
         elif (self.tabs.active == "train" and len(self.history.epochs) != self._drawn_epochs
-              and now - self._epochs_drawn_at >= EPOCH_CHART_SECONDS):
+              and now - self._epochs_drawn_at >= (LOW_BANDWIDTH_CHART_SECONDS if self.low_bandwidth
+                                                  else EPOCH_CHART_SECONDS)):
             self._redraw_epoch_charts()  # a few points: cheap, and on fast runs it keeps up with the status
         if self.tabs.active == "runs" and now >= self._next_runs_refresh:
             self._next_runs_refresh = now + RUNS_REFRESH_SECONDS

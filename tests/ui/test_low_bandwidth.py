@@ -110,3 +110,27 @@ async def test_by_default_the_status_line_follows_every_tick(clocked) -> None:
 def test_the_cli_takes_low_bandwidth() -> None:
     assert build_parser().parse_args(["--low-bandwidth"]).low_bandwidth is True
     assert build_parser().parse_args([]).low_bandwidth is False
+
+
+async def test_low_bandwidth_epoch_ends_wait_for_the_chart_pace_too(clocked) -> None:
+    """Short epochs (JAX: under a second) must not redraw the epoch curves at every end."""
+    clock, _ = clocked
+    fake = FakeTrainer(steps=20, batch_delay=0.002, gate=threading.Event(), network=False)
+    app = make_app(preset_config("mlp").with_changes(epochs=200), source=FakeRunSource(fake), seed=0,
+                   low_bandwidth=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "s")
+        await wait_for(pilot, lambda: len(fake.controls) == 1)
+        fake.gate.set()
+        await wait_for(pilot, lambda: len(app.history.epochs) >= 2, timeout=20)
+        clock.now += LOW_BANDWIDTH_CHART_SECONDS + 0.1
+        await pilot.pause(0.3)
+        drawn = app._drawn_epochs
+        start = len(app.history.epochs)
+        await wait_for(pilot, lambda: len(app.history.epochs) >= start + 5, timeout=20)  # the clock stands still
+        await pilot.pause(0.3)
+        assert app._drawn_epochs == drawn
+        clock.now += LOW_BANDWIDTH_CHART_SECONDS + 0.1
+        await wait_for(pilot, lambda: app._drawn_epochs > drawn)
+        fake.controls[0].stop()
+        await wait_for(pilot, lambda: app.history.finished is not None)
