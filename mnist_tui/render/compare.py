@@ -5,7 +5,7 @@ ramp) and the 16-colour-safe palette."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from rich.text import Text
@@ -36,8 +36,10 @@ def sparkline(values: Sequence[float], width: int, low: float | None = None, hig
     return "".join(out)
 
 
-def confusion_text(matrix: np.ndarray, names: Sequence[str], title: str, cell: int = 4) -> Text:
-    """Rows true, columns predicted; the diagonal green, confusions red, zeros dimmed."""
+def _grid_text(matrix: np.ndarray, names: Sequence[str], title: str, cell: int,
+               draw: Callable[[int, int, int], tuple[str, str]]) -> Text:
+    """A 10×10 grid of counts with class names on both axes; ``draw(i, j, v)`` gives each
+    cell's text and style."""
     sym = symbols()
     k = len(names)
     text = Text(no_wrap=True, overflow="crop")
@@ -47,32 +49,28 @@ def confusion_text(matrix: np.ndarray, names: Sequence[str], title: str, cell: i
     for i in range(k):
         text.append(f"{names[i][:2]:>2} ", style="bold")
         for j in range(k):
-            v = int(matrix[i, j])
-            style = palette.TRUE if i == j else (palette.WRONG if v else "dim")
-            text.append(f"{_fit(v, cell):>{cell}}", style=style)
+            shown, style = draw(i, j, int(matrix[i, j]))
+            text.append(f"{shown:>{cell}}", style=style)
         if i < k - 1:
             text.append("\n")
     return text
+
+
+def confusion_text(matrix: np.ndarray, names: Sequence[str], title: str, cell: int = 4) -> Text:
+    """Rows true, columns predicted; the diagonal green, confusions red, zeros dimmed."""
+    return _grid_text(matrix, names, title, cell, lambda i, j, v: (
+        _fit(v, cell), palette.TRUE if i == j else (palette.WRONG if v else "dim")))
 
 
 def delta_text(delta: np.ndarray, names: Sequence[str], title: str, cell: int = 4) -> Text:
     """B − A: green where B is better (more on the diagonal, fewer confusions), red where worse."""
-    sym = symbols()
-    k = len(names)
-    text = Text(no_wrap=True, overflow="crop")
-    text.append(sym.text(title) + "\n", style="bold")
-    text.append(sym.text(sym.corner).ljust(3) + "".join(f"{n[:cell - 1]:>{cell}}" for n in names) + "\n",
-                style="dim")
-    for i in range(k):
-        text.append(f"{names[i][:2]:>2} ", style="bold")
-        for j in range(k):
-            v = int(delta[i, j])
-            better = v > 0 if i == j else v < 0
-            style = "dim" if v == 0 else (palette.TRUE if better else palette.WRONG)
-            text.append(f"{(f'{v:+d}' if v else sym.dot)[:cell]:>{cell}}", style=style)
-        if i < k - 1:
-            text.append("\n")
-    return text
+    dot = symbols().dot
+
+    def draw(i: int, j: int, v: int) -> tuple[str, str]:
+        better = v > 0 if i == j else v < 0
+        return (f"{v:+d}" if v else dot)[:cell], "dim" if v == 0 else (palette.TRUE if better else palette.WRONG)
+
+    return _grid_text(delta, names, title, cell, draw)
 
 
 def _fit(value: int, cell: int) -> str:

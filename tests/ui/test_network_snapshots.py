@@ -7,6 +7,8 @@ and look at the SVGs before committing them.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mnist_tui.app import make_app
@@ -20,12 +22,15 @@ SIZE = (110, 34)
 @pytest.fixture(autouse=True)
 def _same_screen_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
     """As in test_snapshots: colour on, no data source, a fixed network answer."""
+    from mnist_tui import codegen
     from mnist_tui.data import sources
     from tests.network_helpers import FixedNetwork
 
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.delenv("MNIST_TUI_DATA", raising=False)
     monkeypatch.setattr(sources, "_NETWORK", FixedNetwork(online=True))
+    # The code names the bundled data by its path: the same path in every checkout (CI clones elsewhere).
+    monkeypatch.setattr(codegen, "BUNDLED_DIR", Path("/site-packages/mnist_tui/data/bundled/mnist-20k"))
 
 
 def _app(preset: str = "mlp"):
