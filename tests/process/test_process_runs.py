@@ -286,7 +286,7 @@ def test_sigkill_of_the_app_leaves_the_run_attachable_and_no_idle_trainer(real_d
     finally:
         app.close()
     idle = [pid for pid in children if pid != trainer]
-    wait(lambda: not any(pid_alive(p) for p in idle), 30, "the idle warm trainer to leave with its app")  # a loaded machine
+    wait(lambda: not any(pid_alive(p) for p in idle), 30, "the idle warm trainer to leave with its app")
     seen = batches_in(run)
     wait(lambda: batches_in(run) > seen + 20, 10, "the run to carry on")
     (info,) = list_runs(runs)
