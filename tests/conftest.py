@@ -19,6 +19,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # The suite's expectations were measured on TensorFlow, and one pytest process holds one Keras
 # backend: pin "auto" to it here (and in every child). Tests of auto itself clear this.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+_SUITE_BACKEND = os.environ["KERAS_BACKEND"]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Importing the test modules must leave the suite's backend alone (a helper module that set
+    KERAS_BACKEND at import once sent every child process to JAX)."""
+    if os.environ.get("KERAS_BACKEND") != _SUITE_BACKEND:
+        raise pytest.UsageError(f"a test module changed KERAS_BACKEND at import: {os.environ.get('KERAS_BACKEND')!r}"
+                                f" instead of {_SUITE_BACKEND!r}")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared/data/mnist-20k"

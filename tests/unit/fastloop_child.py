@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-os.environ["KERAS_BACKEND"] = "jax"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("MNIST_TUI_JAX_CACHE", "off")
+if __name__ == "__main__":  # the child only: test_fastloop imports CAP, and must not switch the suite to JAX
+    os.environ["KERAS_BACKEND"] = "jax"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("MNIST_TUI_JAX_CACHE", "off")
 
 import numpy as np
 
