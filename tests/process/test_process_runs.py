@@ -27,6 +27,8 @@ from mnist_tui.runs.store import list_runs, read_metrics
 from tests.conftest import REPO_ROOT
 from tests.ptyapp import PtyApp
 
+pytestmark = pytest.mark.xdist_group("processes")  # real trainers and ptys: one after another, on one worker
+
 
 def env_for(data: Path, tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "MNIST_TUI_DATA": str(data), "XDG_DATA_HOME": str(tmp_path / "xdg"),
@@ -280,7 +282,7 @@ def test_sigkill_of_the_app_leaves_the_run_attachable_and_no_idle_trainer(real_d
              "batches")
         (run,) = list(runs.iterdir())
         trainer = owner_pid(run)
-        children = trainer_processes()
+        children = trainer_processes(tmp_path)
         app.proc.send_signal(signal.SIGKILL)
         app.proc.wait(5)
     finally:
@@ -296,9 +298,19 @@ def test_sigkill_of_the_app_leaves_the_run_attachable_and_no_idle_trainer(real_d
     assert json.loads((run / "summary.json").read_text())["status"] == "stopped"
 
 
-def trainer_processes() -> list[int]:
+def trainer_processes(tmp_path: Path) -> list[int]:
+    """This test's trainer processes: those whose environment names its temporary directory
+    (the app and its trainers inherit XDG_DATA_HOME under it), never another test's."""
     out = subprocess.run(["pgrep", "-f", "mnist_tui.runs.process"], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
+    mine = []
+    for pid in (int(p) for p in out.split()):
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        if str(tmp_path).encode() in environ:
+            mine.append(pid)
+    return mine
 
 
 def test_control_is_acknowledged_within_half_a_second_and_only_for_the_owner(real_data_dir: Path,
@@ -360,7 +372,7 @@ def test_the_app_always_leaves_within_two_seconds(real_data_dir: Path, tmp_path:
     """A hang-up or SIGTERM moments after s (trainer still starting, Keras still importing in
     it, at two moments of that): the app is gone within 2 s, and leaves no idle trainer behind."""
     env = {**env_for(real_data_dir, tmp_path), "KERAS_BACKEND": "tensorflow"}
-    before = set(trainer_processes())
+    before = set(trainer_processes(tmp_path))
     app = PtyApp(["--model", "mlp", "--epochs", "1", "--limit", "2000"], env, session=True)
     try:
         app.read_until(b"Hidden units", 30)
@@ -381,7 +393,8 @@ def test_the_app_always_leaves_within_two_seconds(real_data_dir: Path, tmp_path:
         app.close()
     assert took < 2.0, f"the app took {took:.2f} s to leave after a {how}"
     runs = tmp_path / "xdg" / "mnist-tui" / "runs"
-    wait(lambda: not (set(trainer_processes()) - before), 180, "the runs to finish and idle trainers to leave")
+    wait(lambda: not (set(trainer_processes(tmp_path)) - before), 180,
+         "the runs to finish and idle trainers to leave")
     # A start that reached a trainer before the hang-up trained on and ended well; one that had not, never began.
     assert not runs.is_dir() or all(json.loads((r / "summary.json").read_text())["status"] in ("done", "stopped")
                                     for r in runs.iterdir() if (r / "summary.json").exists())

@@ -13,12 +13,16 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from mnist_tui.events import TrainerStarted
 from mnist_tui.runs import store
 from mnist_tui.runs import sweep as sw
 from mnist_tui.runs.follow import LogReader
 from tests.conftest import REPO_ROOT
 from tests.process.test_process_runs import cli, env_for, owner_pid, pid_alive, wait
+
+pytestmark = pytest.mark.xdist_group("processes")  # real trainers and ptys: one after another, on one worker
 
 GRID = ("--model", "scratch", "--lr", "0.1,0.5", "--batch-size", "32,64", "--limit", "1000")
 

@@ -11,6 +11,8 @@ import pytest
 
 from tests.ptyapp import PtyApp
 
+pytestmark = pytest.mark.xdist_group("processes")  # real trainers and ptys: one after another, on one worker
+
 SGR_TEXT = re.compile(rb"\x1b\[([0-9;]*)m([^\x1b]*)")
 BRAILLE_UTF8 = re.compile(rb"\xe2[\xa0-\xa3][\x80-\xbf]")
 
