@@ -20,7 +20,6 @@ from mnist_tui.widgets.code_view import CodeView
 class CodeScreen(ModalScreen[None]):
     """The script of ``cfg``; ``f`` saves it as ``save_path`` (in the run's directory)."""
 
-
     BINDINGS = [Binding("escape,q,g", "close", "Close", id="code.close")]
 
     def __init__(self, cfg: TrainConfig, title: str, save_path: Path | None) -> None:

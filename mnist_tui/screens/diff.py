@@ -46,7 +46,6 @@ def open_diff(view: Widget, runs: list[RunInfo]) -> None:
 class DiffScreen(Screen[None]):
     """A vs B: flips per class, confusion A | B | B − A, the epoch curves overlaid."""
 
-
     BINDINGS = [
         Binding("escape", "close", "Back", id="diff.back"),
         Binding("enter", "flips", "Flipped digits", id="diff.flips"),
@@ -134,7 +133,6 @@ class DiffScreen(Screen[None]):
 
 class FlipViewer(Screen[None]):
     """The flipped test digits one at a time: the digit, A's softmax bars beside B's."""
-
 
     BINDINGS = [
         Binding("escape", "close", "Back", id="flips.back"),

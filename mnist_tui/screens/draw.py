@@ -39,7 +39,6 @@ HELP = (
 class DrawView(Horizontal):
     """The "draw a digit" view; the app hands it a predictor with ``set_predictor``."""
 
-
     def __init__(
         self,
         predict: Predictor | None = None,

@@ -157,7 +157,6 @@ class ActivationChart(CachedPlot):
 class SampleDigits(Widget):
     """One sample digit per class, small (2× downsampled), five to a row."""
 
-
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.x: np.ndarray | None = None
@@ -338,7 +337,6 @@ def softmax_text() -> Text:
 
 class ExploreView(Vertical, can_focus=True):
     """Keys work whenever the view (or anything in it) has focus."""
-
 
     BINDINGS = [
         Binding("1", "section(0)", "Dataset", id="explore.dataset"),

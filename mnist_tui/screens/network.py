@@ -66,7 +66,6 @@ class UnitGrid(Widget):
     """Thumbnails of the first layer's units or filters, as many as fit, the selected one's
     rows always in view. Pictures are built for the visible rows only."""
 
-
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.images: np.ndarray | None = None  # (K, h, w) signed weights, already shrunk or zoomed
@@ -108,7 +107,6 @@ class UnitGrid(Widget):
 
 class NetworkView(Vertical, can_focus=True):
     """The keys work while the view has focus (the app focuses it when its tab opens)."""
-
 
     BINDINGS = [
         Binding("1", "section(0)", "Weights", id="network.weights"),

@@ -69,7 +69,6 @@ class RunsView(Vertical, can_focus=True):
     Focusable itself, so that its keys (f5 above all) work while the table is hidden (an
     empty store); the table takes the focus whenever it shows."""
 
-
     BINDINGS = [
         Binding("enter", "open", "Open/attach", id="runs.open"),  # the table turns enter into RowSelected
         Binding("space", "toggle_select", "Select", id="runs.select"),

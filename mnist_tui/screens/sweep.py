@@ -78,7 +78,6 @@ def _pct(value: float | None) -> str:
 class SweepScreen(Screen[None]):
     """The sweeps of a run store (top) and the highlighted one's leaderboard (below)."""
 
-
     BINDINGS = [
         Binding("escape", "close", "Back", id="sweep.back"),
         Binding("n", "new_sweep", "New sweep", id="sweep.new"),
@@ -311,7 +310,6 @@ class SweepForm(ModalScreen[Path | None]):
     """One input per config field; each takes a comma-separated list (``1e-3,1e-2``). Empty
     fields keep the model's default (shown grey). Dismisses with the new sweep's directory
     (created, not yet started), or None."""
-
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="sweepform.cancel"),
