@@ -15,7 +15,7 @@ text it was made for.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -46,6 +46,8 @@ def is_select(f: Field) -> bool:
 
 class HyperparamsForm(VerticalScroll):
     """Every config field, laid out label | control, with an inline error line each."""
+
+    path_debounce: ClassVar[float] = PATH_DEBOUNCE  # tests on a loaded machine type slower
 
     def __init__(self, config: TrainConfig, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -137,7 +139,8 @@ class HyperparamsForm(VerticalScroll):
         hint.update(f"{sym.hint} {steps:,} steps/epoch = {sym.ceil_open}{n:,} / {cfg.batch_size:,}{sym.ceil_close}")
 
     # -- the data path, off the UI thread
-    def _check_path_soon(self, delay: float = PATH_DEBOUNCE) -> None:
+    def _check_path_soon(self, delay: float | None = None) -> None:
+        delay = self.path_debounce if delay is None else delay
         if self._path_timer is not None:
             self._path_timer.stop()
         self._path_timer = self.set_timer(delay, self._start_path_check) if delay else None
