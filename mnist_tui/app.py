@@ -67,7 +67,6 @@ from mnist_tui.widgets.epoch_chart import EpochChart
 from mnist_tui.widgets.hyperparams_form import HyperparamsForm
 from mnist_tui.widgets.key_bar import KeyBar
 from mnist_tui.widgets.metric_chart import MARKERS, BatchChart
-from mnist_tui.widgets.model_summary import ModelSummary
 from mnist_tui.widgets.train_status import TrainStatus
 
 TICK_HZ = 10.0  # status line repaints: a batch reaches the screen within 0.3 s of its end
@@ -357,8 +356,6 @@ class MnistApp(App[int]):
     def _config_changed(self, message: ConfigChanged) -> None:
         self.config = message.config
         self.config_errors = message.errors
-        self.query_one(ModelSummary).show(message.config)
-        self.query_one("#start-button", Button).disabled = message.config is None
         if message.config is not None and self.warm and not self.session.live and self.is_mounted:
             self.source.prepare(message.config)  # another backend, or NumPy: warm the right trainer
 

@@ -40,15 +40,19 @@ class SetupView(Horizontal):
         self.initial = config
         self._data_key: tuple[str, str | None] | None = None
         self.config: TrainConfig | None = config
+        # Held, not queried: the form's first ConfigChanged can arrive before the right-hand
+        # column has mounted (its compose runs in its own task), and must not be lost.
+        self.summary = ModelSummary(id="model-summary")
+        self.start_button = Button("Start training (s)", id="start-button", variant="success", compact=True)
 
     def compose(self) -> ComposeResult:
         yield HyperparamsForm(self.initial, id="form")
         with Vertical(id="setup-right"):
             with VerticalScroll(id="summary-scroll"):
-                yield ModelSummary(id="model-summary")
+                yield self.summary
             yield CodeView(id="setup-code")
             yield Static(symbols().text(HINT), id="setup-hint")
-            yield Button("Start training (s)", id="start-button", variant="success", compact=True)
+            yield self.start_button
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width < NARROW, "-narrow")
@@ -59,6 +63,8 @@ class SetupView(Horizontal):
 
     @on(ConfigChanged)
     def _config_changed(self, message: ConfigChanged) -> None:
+        self.summary.show(message.config)
+        self.start_button.disabled = message.config is None
         if message.config is not None:  # the message goes on to the app as well
             self._show_data(message.config.dataset, message.config.data_path)
 
