@@ -25,6 +25,8 @@ from tests.unit.fastloop_child import CAP
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
 
 _RESULT: dict[str, Any] = {}
+# The child takes ~40 s of a core: the tests that read it share one worker, so it runs once.
+ONE_CHILD = pytest.mark.xdist_group("fastloop-child")
 
 
 @pytest.fixture
@@ -39,6 +41,7 @@ def child(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
     return _RESULT
 
 
+@ONE_CHILD
 def test_one_batch_event_per_step_with_that_steps_own_loss_and_accuracy(child: dict[str, Any]) -> None:
     own = child["own"]
     assert own["status"] == "done" and own["loop"] == "FastKerasLoop"
@@ -60,12 +63,14 @@ def test_one_batch_event_per_step_with_that_steps_own_loss_and_accuracy(child: d
     assert elapsed == sorted(elapsed) and len(set(elapsed)) == len(elapsed)  # spread over each call
 
 
+@ONE_CHILD
 def test_the_loops_forward_pass_is_keras_s(child: dict[str, Any]) -> None:
     """im2col convolutions and reshape pooling give Keras's cnn outputs."""
     assert child["cnn"]["status"] == "done"
     assert child["cnn"]["max_abs_diff"] < 1e-5
 
 
+@ONE_CHILD
 def test_pause_takes_effect_at_the_end_of_the_call_it_arrives_in(child: dict[str, Any]) -> None:
     pause = child["pause"]
     assert pause["status"] == "done" and pause["epochs"] == [1, 2]
@@ -79,6 +84,7 @@ def test_pause_takes_effect_at_the_end_of_the_call_it_arrives_in(child: dict[str
     assert steps == [[1, s] for s in range(1, 64)] + [[2, s] for s in range(1, 64)]  # every batch, once
 
 
+@ONE_CHILD
 def test_stop_takes_effect_within_a_call_and_ends_the_run_quickly(child: dict[str, Any]) -> None:
     stop = child["stop"]
     assert stop["status"] == "stopped" and stop["epochs"] == []
@@ -87,6 +93,7 @@ def test_stop_takes_effect_within_a_call_and_ends_the_run_quickly(child: dict[st
     assert 5 <= len(steps) <= 5 + CAP - 1  # the call the stop arrived in, then no more
 
 
+@ONE_CHILD
 def test_resume_from_a_fast_loop_checkpoint(child: dict[str, Any]) -> None:
     res = child["resume"]
     assert res["first"][:2] == ["done", 1] and res["second"][:2] == ["done", 2]
@@ -97,6 +104,7 @@ def test_resume_from_a_fast_loop_checkpoint(child: dict[str, Any]) -> None:
     assert res["moved"] > 0 and res["second"][2] >= res["first"][2] - 0.01
 
 
+@ONE_CHILD
 def test_accuracy_holds_against_keras_fit(child: dict[str, Any]) -> None:
     """At least Keras's fit on the same recipe and seeds, less half a point (higher is fine:
     the two shuffle differently, and on 2 epochs a shuffle moves the test accuracy by ~1 pp)."""
