@@ -169,7 +169,7 @@ def test_sigkill_of_the_trainer_is_reported_and_resume_continues_the_count(real_
 
 
 def test_stopped_and_resumed_mlp_matches_a_straight_run(real_data_dir: Path, tmp_path: Path) -> None:
-    """1 epoch, stop, resume for 1 more: within 0.5 pp of 2 epochs straight, and exactly 2
+    """2 epochs, stop, resume for 2 more: within 0.5 pp of 4 epochs straight, and exactly 4
     epochs of batch rows counted (the partial epoch the stop cut short is abandoned)."""
     from mnist_tui.config import preset_config
     from tests.runs_helpers import train_run
@@ -178,29 +178,29 @@ def test_stopped_and_resumed_mlp_matches_a_straight_run(real_data_dir: Path, tmp
     runs = tmp_path / "runs"
     # The straight run in this process (its Keras is loaded already: a trainer process's import saved).
     straight = train_run(tmp_path / "straight", preset_config("mlp").with_changes(
-        epochs=2, data_path=str(real_data_dir), backend="tensorflow"))
+        epochs=4, data_path=str(real_data_dir), backend="tensorflow"))
     straight_acc = json.loads((straight / "summary.json").read_text())["test_accuracy"]
 
-    proc = subprocess.Popen([sys.executable, "-m", "mnist_tui", "train", "--model", "mlp", "--epochs", "2",
+    proc = subprocess.Popen([sys.executable, "-m", "mnist_tui", "train", "--model", "mlp", "--epochs", "4",
                              "--out", str(runs)], env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
     assert proc.stdout is not None
     for line in proc.stdout:
-        if line.startswith("epoch 1/2 "):
+        if line.startswith("epoch 2/4 "):
             break
-    proc.send_signal(signal.SIGINT)  # after epoch 1: the stop lands early in epoch 2
+    proc.send_signal(signal.SIGINT)  # after epoch 2: the stop lands early in epoch 3
     proc.communicate(timeout=60)
     assert proc.returncode == 130
     (run,) = list(runs.iterdir())
-    assert json.loads((run / "summary.json").read_text())["epochs_completed"] == 1
+    assert json.loads((run / "summary.json").read_text())["epochs_completed"] == 2
     resumed = cli("resume", run.name, "--runs-dir", str(runs), env=env, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["status"] == "done" and summary["epochs_completed"] == 2
+    assert summary["status"] == "done" and summary["epochs_completed"] == 4
     assert abs(summary["test_accuracy"] - straight_acc) <= 0.005, (summary["test_accuracy"], straight_acc)
     m = read_metrics(run)
-    assert m["n_batches"] == 2 * 157 and m["n_epochs"] == 2
-    assert [e.epoch for e in counted(LogReader(run).read_all()) if isinstance(e, EpochEnd)] == [1, 2]
+    assert m["n_batches"] == 4 * 157 and m["n_epochs"] == 4
+    assert [e.epoch for e in counted(LogReader(run).read_all()) if isinstance(e, EpochEnd)] == [1, 2, 3, 4]
 
 
 # ----------------------------------------------------------------------------- the app
