@@ -122,7 +122,6 @@ class RunsView(Vertical, can_focus=True):
         self.sort_descending: bool | None = None  # None: the key's natural direction
         self._metrics_cache: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
         self._ready = False
-        self.loading = False
         self._store_stamp: int | None = None  # the store directory's mtime at the last full listing
         self.groups: dict[str, compare.SeedGroup] = {}  # seed groups of the listed runs, by group key
         self.time_mode = "time"  # what the time column shows (TIME_MODES)

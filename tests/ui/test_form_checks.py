@@ -89,23 +89,26 @@ BAD_PATHS = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "make_path", "message"), BAD_PATHS, ids=[b[0] for b in BAD_PATHS])
-async def test_data_path_is_checked_as_you_type(make, fake: FakeTrainer, tmp_path: Path, kind: str,
-                                                make_path, message: str) -> None:
-    path = make_path(tmp_path)
+async def test_data_path_is_checked_as_you_type(make, fake: FakeTrainer, tmp_path: Path) -> None:
+    """Each bad path in turn, in one app: its message (not the path) inline, Start refused,
+    and clearing the field clears the message."""
     app = make()
     async with app.run_test(size=SIZE) as pilot:
-        app.query_one("#field-data_path", Input).value = path
-        await wait_for(pilot, lambda: message in error_text(app, "data_path"), timeout=5)
-        text = error_text(app, "data_path")
-        assert len(text) < 130 and "x" * 100 not in text  # the message, not the path typed
-        assert app.config is None
-        await pilot.press("escape", "s")
-        await pilot.pause()
-        assert fake.calls == []
-        assert any("data path" in n.message for n in app._notifications if "Cannot start" in n.message)
-        app.query_one("#field-data_path", Input).value = ""  # fixing it clears the message
-        await wait_for(pilot, lambda: not error_text(app, "data_path") and app.config is not None, timeout=5)
+        for kind, make_path, message in BAD_PATHS:
+            home = tmp_path / kind
+            home.mkdir()
+            app.clear_notifications()
+            app.query_one("#field-data_path", Input).value = make_path(home)
+            await wait_for(pilot, lambda m=message: m in error_text(app, "data_path"), timeout=5)
+            text = error_text(app, "data_path")
+            assert len(text) < 130 and "x" * 100 not in text, kind  # the message, not the path typed
+            assert app.config is None, kind
+            await pilot.press("escape", "s")
+            await pilot.pause()
+            assert fake.calls == [], kind
+            assert any("data path" in n.message for n in app._notifications if "Cannot start" in n.message), kind
+            app.query_one("#field-data_path", Input).value = ""  # fixing it clears the message
+            await wait_for(pilot, lambda: not error_text(app, "data_path") and app.config is not None, timeout=5)
 
 
 async def test_a_good_data_path_gives_its_size(make, tiny_idx_dir: Path) -> None:

@@ -10,23 +10,23 @@ from tests.ui.screen_text import widget_lines
 
 
 @pytest.mark.parametrize("width", [80, 100])
-@pytest.mark.parametrize("tab", ["t", "v", "l"])
-async def test_help_and_quit_always_show_and_nothing_is_cut(make, width: int, tab: str) -> None:
+async def test_help_and_quit_always_show_and_nothing_is_cut(make, width: int) -> None:
     app = make()
     async with app.run_test(size=(width, 30)) as pilot:
-        await pilot.press("escape", tab)
-        await pilot.pause()
-        bar = app.query_one(KeyBar)
-        line = widget_lines(bar)[0]
-        assert len(line) == width and line.rstrip().endswith("^p palette")
-        assert " ? Help" in line and " q Quit" in line
-        for entry in bar.shown:  # every entry shown is shown whole
-            assert f" {entry.display} {entry.description}" in line, (entry, line)
-        hidden = [e for e in bar.entries if e not in bar.shown]
-        if hidden:
-            assert f"(+{len(hidden)})" in line
-        spans = {entry.description for _, _, entry in bar._spans}
-        assert {e.description for e in bar.shown} <= spans  # each still clickable
+        for tab in ("t", "v", "l"):
+            await pilot.press("escape", tab)
+            await pilot.pause()
+            bar = app.query_one(KeyBar)
+            line = widget_lines(bar)[0]
+            assert len(line) == width and line.rstrip().endswith("^p palette"), (tab, line)
+            assert " ? Help" in line and " q Quit" in line, (tab, line)
+            for entry in bar.shown:  # every entry shown is shown whole
+                assert f" {entry.display} {entry.description}" in line, (tab, entry, line)
+            hidden = [e for e in bar.entries if e not in bar.shown]
+            if hidden:
+                assert f"(+{len(hidden)})" in line, (tab, line)
+            spans = {entry.description for _, _, entry in bar._spans}
+            assert {e.description for e in bar.shown} <= spans, tab  # each still clickable
 
 
 async def test_what_is_dropped_is_in_the_help_panel_and_the_palette(make) -> None:

@@ -10,6 +10,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -163,11 +164,17 @@ def main() -> int:
     data_dir, tmp = sys.argv[1], Path(sys.argv[2])
     os.environ["MNIST_TUI_STEPS"] = str(CAP)
     ds = load_dataset("mnist", data_dir)
-    t0 = time.perf_counter()
-    out: dict[str, Any] = {"own": own_values(ds), "pause": control_run(ds, "pause"),
-                           "stop": control_run(ds, "stop"), "resume": resume_run(data_dir, tmp),
-                           "cnn": cnn_predictions(ds), "accuracy": accuracy_vs_fit(ds)}
-    out["seconds"] = time.perf_counter() - t0
+    out: dict[str, Any] = {}
+    seconds: dict[str, float] = {}
+    scenarios: dict[str, Callable[[], Any]] = {
+        "own": lambda: own_values(ds), "pause": lambda: control_run(ds, "pause"),
+        "stop": lambda: control_run(ds, "stop"), "resume": lambda: resume_run(data_dir, tmp),
+        "cnn": lambda: cnn_predictions(ds), "accuracy": lambda: accuracy_vs_fit(ds)}
+    for name, scenario in scenarios.items():
+        t0 = time.perf_counter()
+        out[name] = scenario()
+        seconds[name] = round(time.perf_counter() - t0, 2)
+    out["seconds"] = seconds  # where the suite's time goes
     print(json.dumps(out))
     return 0
 
