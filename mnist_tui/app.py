@@ -677,8 +677,9 @@ class MnistApp(App[int]):
 
     @property
     def _ui_alive(self) -> bool:
-        """False while the app shuts down: late events must not touch widgets already gone."""
-        return self.viewer.is_attached and not self._closing
+        """False while the app shuts down: late events must not touch widgets already gone
+        (Textual clears ``_running`` before it prunes the screens, child by child)."""
+        return self._running and self.viewer.is_attached and not self._closing
 
     def on_engine_event(self, message: EngineEvent) -> None:
         if not self._ui_alive:
