@@ -599,6 +599,9 @@ def run_train(args: argparse.Namespace, cfg: TrainConfig) -> int:
     if args.no_save and args.detach:
         return _fail("--no-save and --detach: a detached run is followed through its directory; keep it",
                      EXIT_USAGE)
+    problem = _data_problem(cfg)
+    if problem:
+        return _fail(problem, EXIT_ERROR)
     parent = tempfile.mkdtemp(prefix="mnist-tui-unsaved-") if args.no_save else (
         args.out or args.runs_dir or default_runs_dir())
     try:
@@ -612,6 +615,16 @@ def run_train(args: argparse.Namespace, cfg: TrainConfig) -> int:
     finally:
         if args.no_save:
             shutil.rmtree(parent, ignore_errors=True)
+
+
+def _data_problem(cfg: TrainConfig) -> str | None:
+    """A data path given (--data or $MNIST_TUI_DATA) that cannot be used, said in one line
+    before anything loads: the trainer would only find out after importing its framework
+    (3 s of JAX to say "no such file"), and a detached run only in its log."""
+    from mnist_tui.data.sources import describe_source
+
+    source = describe_source(cfg.dataset, cfg.data_path, online=False)
+    return source.problem if source.kind in ("path", "env") else None
 
 
 def run_resume(args: argparse.Namespace) -> int:
@@ -637,6 +650,9 @@ def run_resume(args: argparse.Namespace) -> int:
             atomic_write_json(run.path / CONFIG, cfg.to_dict())
     except RunStoreError as err:
         return _fail(str(err), EXIT_ERROR)
+    problem = _data_problem(cfg)  # the data it trained on may have moved since
+    if problem:
+        return _fail(problem, EXIT_ERROR)
     if args.detach:
         return _start_detached(run.path, "resume")
     return _foreground(run.path, "resume", cfg, args.log_every, saved=True)

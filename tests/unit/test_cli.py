@@ -37,6 +37,18 @@ def mnist_tui(*args: str, env: dict[str, str] | None = None, timeout: float = 12
                           env=env or cli_env(), timeout=timeout, cwd=REPO_ROOT, stdin=subprocess.DEVNULL)
 
 
+def mnist_tui_loading(*args: str, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Run the CLI as ``python -m mnist_tui`` does, and say which frameworks it had loaded."""
+    probe = ("import runpy, sys\n"
+             "try:\n    runpy.run_module('mnist_tui', run_name='__main__', alter_sys=True)\n"
+             "finally:\n    print('LOADED', ','.join(sorted({'keras', 'jax', 'tensorflow'} & set(sys.modules))))\n")
+    proc = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, env=env,
+                          timeout=60, cwd=REPO_ROOT, stdin=subprocess.DEVNULL)
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("LOADED"), proc.stdout
+    return proc, [name for name in last.removeprefix("LOADED").strip().split(",") if name]
+
+
 def one_line(text: str) -> str:
     lines = text.strip().splitlines()
     assert len(lines) == 1, text
@@ -149,6 +161,20 @@ def test_missing_data_path_exits_1(tmp_path: Path) -> None:
     line = one_line(proc.stderr)
     assert line.startswith("mnist-tui: error:") and "/nonexistent/mnist" in line and "no such file" in line
     assert "Traceback" not in proc.stderr and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("how", [("--data", "/nonexistent/mnist"), ("--detach", "--data", "/nonexistent/mnist"),
+                                 ("--detach",)], ids=["data", "detach", "env"])
+def test_an_unusable_data_path_is_said_before_any_framework_loads(tmp_path: Path, how: tuple[str, ...]) -> None:
+    """Checked up front: one line, exit 1, no run directory, no background trainer left to
+    fail in its log, and no Keras, JAX or TensorFlow imported just to say so."""
+    env = cli_env(**({} if "--data" in how else {"MNIST_TUI_DATA": "/nonexistent/mnist"}))
+    proc, loaded = mnist_tui_loading("train", *how, "--out", str(tmp_path), env=env)
+    assert proc.returncode == 1
+    assert one_line(proc.stderr).startswith("mnist-tui: error:")
+    assert "/nonexistent/mnist: no such file or directory" in proc.stderr
+    assert loaded == [], loaded
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_batch_larger_than_data_exits_2(real_data_dir: Path) -> None:
@@ -366,3 +392,15 @@ def test_runs_commands_import_no_heavy_modules(tmp_path: Path) -> None:
                           cwd=REPO_ROOT, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY []" in proc.stderr
+
+
+def test_resume_says_the_data_has_moved_before_loading_anything(tmp_path: Path) -> None:
+    from mnist_tui.runs.rundir import CONFIG, atomic_write_json, read_config
+    from tests.runs_helpers import write_run
+
+    run = write_run(tmp_path, "20260102-120000-mlp", status="stopped", epochs=1)
+    atomic_write_json(run / CONFIG, read_config(run).with_changes(epochs=2, data_path="/moved/away").to_dict())
+    proc, loaded = mnist_tui_loading("resume", run.name, "--runs-dir", str(tmp_path), env=cli_env())
+    assert proc.returncode == 1 and loaded == [], loaded
+    assert one_line(proc.stderr) == "mnist-tui: error: /moved/away: no such file or directory"
+    assert not (run / "trainer.log").exists() and read_config(run).data_path == "/moved/away"
