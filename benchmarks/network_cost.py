@@ -36,14 +36,14 @@ from mnist_tui.config import PRESETS  # noqa: E402
 from mnist_tui.data import DATA_ENV  # noqa: E402
 
 GOAL = 0.98  # B's throughput at least 98 % of A's
-DEFAULT_DATA = "/work/shared/data/mnist-20k"
+DEFAULT_DATA = str(ROOT.parent / "shared" / "data" / "mnist-20k")  # ../shared beside the repo
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", choices=list(PRESETS), default="mlp")
     parser.add_argument("--data", default=None, metavar="PATH",
-                        help=f"IDX directory or .npz (default: ${DATA_ENV}, else {DEFAULT_DATA})")
+                        help=f"IDX directory or .npz (default: ${DATA_ENV}, else ../shared/data/mnist-20k)")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run (default 3)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per variant (default 3)")
     parser.add_argument("--backend", default="auto", help="--backend for the Keras presets (default auto)")
