@@ -826,6 +826,8 @@ class MnistApp(App[int]):
         n = self.history.batches
         if force or n != self._drawn_batches:
             self._drawn_batches = n
+            if self.low_bandwidth:  # a fixed frame: each repaint sends only the curves' new end
+                self.loss_chart.span = self.acc_chart.span = self.history.total_steps() or None
             self.loss_chart.redraw()
             self.acc_chart.redraw()
             charts += [self.loss_chart, self.acc_chart]

@@ -54,17 +54,25 @@ class Series:
     def last(self) -> float:
         return float(self._data[self._n - 1]) if self._n else math.nan
 
-    def chart_points(self, buckets: int, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def chart_points(self, buckets: int, window: int,
+                     span: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(x, bucket means, centred moving average over ``window`` batches at each x).
 
-        x is the 1-based batch index at each bucket's end; at most ``buckets`` points.
+        x is the 1-based batch index at each bucket's end; at most ``buckets`` points. With
+        ``span`` (the run's planned batches) the buckets are cut from ``0..span`` instead of
+        ``0..len``: a bucket, once full, keeps its value as the run goes on, so a chart drawn
+        from them changes only at its right end (``--low-bandwidth`` sends just that).
         """
         n = self._n
         if n == 0 or buckets <= 0:
             empty = np.empty(0)
             return empty, empty, empty
         csum, ccount = self._csum[: n + 1], self._ccount[: n + 1]
-        edges = np.unique(np.linspace(0, n, min(buckets, n) + 1).astype(np.int64))
+        if span is not None and span >= n:
+            edges = np.unique(np.linspace(0, span, min(buckets, span) + 1).astype(np.int64))
+            edges = np.unique(np.append(edges[edges < n], n))  # the last bucket: filled so far
+        else:
+            edges = np.unique(np.linspace(0, n, min(buckets, n) + 1).astype(np.int64))
         starts, ends = edges[:-1], edges[1:]
         with np.errstate(invalid="ignore", divide="ignore"):
             counts = ccount[ends] - ccount[starts]

@@ -134,3 +134,43 @@ async def test_low_bandwidth_epoch_ends_wait_for_the_chart_pace_too(clocked) -> 
         await wait_for(pilot, lambda: app._drawn_epochs > drawn)
         fake.controls[0].stop()
         await wait_for(pilot, lambda: app.history.finished is not None)
+
+
+async def _chart_change(clock: Clock, low_bandwidth: bool) -> tuple[list[tuple[int, int]], bool, int | None]:
+    """Cells (column, row) of the loss chart that changed between two repaints 300 batches
+    apart (of a 1,500-batch run), whether the x tick row stayed the same, and the chart's span."""
+    from tests.ui.screen_text import widget_lines
+
+    fake = FakeTrainer(steps=1500, batch_delay=0.002, gate=threading.Event(), network=False)
+    app = make_app(preset_config("mlp").with_changes(epochs=1), source=FakeRunSource(fake), seed=0,
+                   low_bandwidth=low_bandwidth)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "s")
+        await wait_for(pilot, lambda: len(fake.controls) == 1)
+        fake.gate.set()
+        pictures = []
+        for n in (600, 900):
+            await wait_for(pilot, lambda n=n: app.history.batches >= n, timeout=30)
+            clock.now += LOW_BANDWIDTH_CHART_SECONDS + 0.1
+            await pilot.pause(0.3)
+            pictures.append(widget_lines(app.loss_chart))
+        fake.controls[0].stop()
+        await wait_for(pilot, lambda: app.history.finished is not None)
+        span = app.loss_chart.span
+    before, after = pictures
+    cells = [(x, y) for y, (a, b) in enumerate(zip(before, after, strict=True))
+             for x, (p, q) in enumerate(zip(a, b, strict=True)) if p != q]
+    return cells, before[-2:] == after[-2:], span
+
+
+async def test_low_bandwidth_charts_keep_their_frame_and_change_only_at_the_curve_end(clocked) -> None:
+    """Fixed axes (the whole run's batches on x, y from 0): a repaint sends only the cells the
+    newest batches touched. By default the frame follows the data, and the early curve moves."""
+    clock, _ = clocked
+    low, low_ticks_kept, span = await _chart_change(clock, True)
+    default, _, default_span = await _chart_change(clock, False)
+    assert span == 1500 and default_span is None
+    assert low_ticks_kept  # the x axis and its labels did not move
+    assert low and min(x for x, _ in low) > 10, low  # the y labels and the curve's start stayed put
+    assert min(x for x, _ in default) <= 10  # by default they moved
+    assert len(low) * 2 < len(default), (len(low), len(default))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from rich.console import Console
 
@@ -191,3 +193,24 @@ def test_chart_points_match_the_full_computation() -> None:
         small.append(v)
     x3, m3, _ = small.chart_points(100, 5)
     assert list(x3) == [1, 2, 3] and list(m3) == [1.0, 2.0, 3.0]
+
+
+def test_with_a_span_the_full_buckets_keep_their_values_as_the_run_goes_on() -> None:
+    """--low-bandwidth's fixed frame: buckets cut from the run's plan, not from its length."""
+    rng = np.random.default_rng(1)
+    values = 2.3 * np.exp(-np.arange(1000) / 300) + rng.normal(0, 0.1, 1000)
+    s = Series()
+    drawn = []
+    for n in (300, 301, 650, 1000):
+        while len(s) < n:
+            s.append(float(values[len(s)]))
+        drawn.append(s.chart_points(100, 25, span=1000))
+    for (xa, ma, ea), (xb, mb, eb) in itertools.pairwise(drawn):
+        full = xa[:-1]  # every bucket but the one being filled
+        assert np.array_equal(xb[: len(full)], full) and np.allclose(mb[: len(full)], ma[:-1])
+        settled = full <= xa[-1] - 25  # the moving average, once its whole window is in
+        assert np.allclose(eb[: len(full)][settled], ea[:-1][settled])
+    xs, means, _ = drawn[-1]  # the plan complete: the same buckets as without a span
+    rx, rmeans = reduce(values, 100, "mean")
+    assert np.array_equal(xs, rx) and np.allclose(means, rmeans)
+    assert drawn[0][0][-1] == 300 and len(drawn[0][0]) == 30  # 10 batches a bucket, the last one at n
