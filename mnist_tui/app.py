@@ -66,7 +66,7 @@ from mnist_tui.widgets.confusion_grid import ConfusionGrid
 from mnist_tui.widgets.epoch_chart import EpochChart
 from mnist_tui.widgets.hyperparams_form import HyperparamsForm
 from mnist_tui.widgets.key_bar import KeyBar
-from mnist_tui.widgets.metric_chart import MARKERS, BatchChart
+from mnist_tui.widgets.metric_chart import MARKERS, BatchChart, nice_ceiling
 from mnist_tui.widgets.train_status import TrainStatus
 
 TICK_HZ = 10.0  # status line repaints: a batch reaches the screen within 0.3 s of its end
@@ -83,6 +83,18 @@ LEAVE_SECONDS = 1.5  # a hang-up or SIGTERM ends the app within this, however it
 # change at once), the charts every LOW_BANDWIDTH_CHART_SECONDS, the Viewer's digit when a key moves it.
 LOW_BANDWIDTH_STATUS_SECONDS = 1.0
 LOW_BANDWIDTH_CHART_SECONDS = 5.0
+
+
+def chart_span(batches: int, planned: int, low_bandwidth: bool = False) -> int | None:
+    """The batch charts' x range. A range that followed every new batch slid the whole curve
+    left at each repaint (every cell resent); instead it grows in round steps (1, 2, 2.5, 5
+    × 10^k: the curve fills 40-100 % of the width) up to the run's plan, so between steps only
+    the curve's end is new. ``low_bandwidth``: the whole plan from the start."""
+    if planned <= 0:
+        return None if batches <= 0 else int(nice_ceiling(batches))
+    if low_bandwidth:
+        return max(planned, batches)
+    return max(min(int(nice_ceiling(max(batches, 1))), planned), batches)
 
 
 def chart_interval(build_seconds: float, low_bandwidth: bool = False) -> float:
@@ -826,8 +838,7 @@ class MnistApp(App[int]):
         n = self.history.batches
         if force or n != self._drawn_batches:
             self._drawn_batches = n
-            if self.low_bandwidth:  # a fixed frame: each repaint sends only the curves' new end
-                self.loss_chart.span = self.acc_chart.span = self.history.total_steps() or None
+            self.loss_chart.span = self.acc_chart.span = chart_span(n, self.history.total_steps(), self.low_bandwidth)
             self.loss_chart.redraw()
             self.acc_chart.redraw()
             charts += [self.loss_chart, self.acc_chart]

@@ -32,10 +32,10 @@ class BatchChart(CachedPlot):
     Drawing is pure Python holding the GIL, so the app calls ``redraw`` a few times a
     second at most and never for a hidden chart.
 
-    ``span`` (the run's planned batches, set by ``--low-bandwidth``) fixes the frame: x runs
-    over the whole run from the start, y from 0 (to 100 % for accuracy), the buckets and the
-    smoothing window follow the plan, so what is drawn stays put and a repaint sends only
-    the cells at the curve's growing end.
+    ``span`` (set by the app: ``app.chart_span``) fixes the frame: x runs over ``span``
+    batches, y from 0 (to 100 % for accuracy), the buckets and the smoothing window follow
+    the span, so what is drawn stays put and a repaint sends only the cells at the curve's
+    growing end.
     """
 
     def __init__(self, title: str, *, percent: bool = False, id: str | None = None) -> None:

@@ -136,41 +136,56 @@ async def test_low_bandwidth_epoch_ends_wait_for_the_chart_pace_too(clocked) -> 
         await wait_for(pilot, lambda: app.history.finished is not None)
 
 
-async def _chart_change(clock: Clock, low_bandwidth: bool) -> tuple[list[tuple[int, int]], bool, int | None]:
-    """Cells (column, row) of the loss chart that changed between two repaints 300 batches
-    apart (of a 1,500-batch run), whether the x tick row stayed the same, and the chart's span."""
+def _changed(before: list[str], after: list[str]) -> list[tuple[int, int]]:
+    """The cells (column, row) that differ between two pictures of a widget."""
+    return [(x, y) for y, (a, b) in enumerate(zip(before, after, strict=True))
+            for x, (p, q) in enumerate(zip(a, b, strict=True)) if p != q]
+
+
+async def _loss_charts(clock: Clock, low_bandwidth: bool, at: tuple[int, ...]) -> list[tuple[list[str], int | None]]:
+    """The loss chart (its lines and span) repainted at batches ``at`` of a 3,000-batch run."""
     from tests.ui.screen_text import widget_lines
 
-    fake = FakeTrainer(steps=1500, batch_delay=0.002, gate=threading.Event(), network=False)
+    fake = FakeTrainer(steps=3000, batch_delay=0.003, gate=threading.Event(), network=False)
     app = make_app(preset_config("mlp").with_changes(epochs=1), source=FakeRunSource(fake), seed=0,
                    low_bandwidth=low_bandwidth)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("escape", "s")
         await wait_for(pilot, lambda: len(fake.controls) == 1)
         fake.gate.set()
-        pictures = []
-        for n in (600, 900):
+        pictures = []  # the run overshoots n by a few hundred batches: the ns leave room
+        for n in at:
             await wait_for(pilot, lambda n=n: app.history.batches >= n, timeout=30)
+            fake.gate.clear()  # hold the run here
             clock.now += LOW_BANDWIDTH_CHART_SECONDS + 0.1
             await pilot.pause(0.3)
-            pictures.append(widget_lines(app.loss_chart))
+            pictures.append((widget_lines(app.loss_chart), app.loss_chart.span))
+            fake.gate.set()
         fake.controls[0].stop()
         await wait_for(pilot, lambda: app.history.finished is not None)
-        span = app.loss_chart.span
-    before, after = pictures
-    cells = [(x, y) for y, (a, b) in enumerate(zip(before, after, strict=True))
-             for x, (p, q) in enumerate(zip(a, b, strict=True)) if p != q]
-    return cells, before[-2:] == after[-2:], span
+    return pictures
 
 
-async def test_low_bandwidth_charts_keep_their_frame_and_change_only_at_the_curve_end(clocked) -> None:
-    """Fixed axes (the whole run's batches on x, y from 0): a repaint sends only the cells the
-    newest batches touched. By default the frame follows the data, and the early curve moves."""
+async def test_batch_charts_keep_their_frame_and_change_only_at_the_curve_end(clocked) -> None:
+    """The x range grows in round steps (here 2,000 from batch 1,001, then 2,500), y starts at
+    0: between steps a repaint sends only the cells the newest batches touched.
+    --low-bandwidth holds the whole plan (3,000) from the start."""
     clock, _ = clocked
-    low, low_ticks_kept, span = await _chart_change(clock, True)
-    default, _, default_span = await _chart_change(clock, False)
-    assert span == 1500 and default_span is None
-    assert low_ticks_kept  # the x axis and its labels did not move
-    assert low and min(x for x, _ in low) > 10, low  # the y labels and the curve's start stayed put
-    assert min(x for x, _ in default) <= 10  # by default they moved
-    assert len(low) * 2 < len(default), (len(low), len(default))
+    (a, span_a), (b, span_b), (c, span_c) = await _loss_charts(clock, False, (1100, 1500, 2100))
+    assert (span_a, span_b, span_c) == (2000, 2000, 2500)
+    same, stepped = _changed(a, b), _changed(b, c)
+    assert a[-2:] == b[-2:] != c[-2:]  # the x axis and its labels moved at the step only
+    assert same and min(x for x, _ in same) > 10, same  # the y labels and the curve's start stayed put
+    assert min(x for x, _ in stepped) <= 10 and len(stepped) > 2 * len(same), (len(stepped), len(same))
+    (a, span_a), (b, span_b) = await _loss_charts(clock, True, (1100, 1500))
+    low = _changed(a, b)
+    assert span_a == span_b == 3000 and a[-2:] == b[-2:] and min(x for x, _ in low) > 10, low
+
+
+def test_the_x_range_steps_through_round_numbers_up_to_the_plan() -> None:
+    from mnist_tui.app import chart_span
+
+    assert [chart_span(n, 1500) for n in (1, 7, 150, 600, 900, 1001, 1500)] == [1, 10, 200, 1000, 1000, 1500, 1500]
+    assert chart_span(600, 1500, low_bandwidth=True) == 1500
+    assert chart_span(1600, 1500) == 1600  # a resumed run with more epochs than planned: never cut
+    assert chart_span(0, 0) is None and chart_span(30, 0) == 50  # no plan yet
