@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.geometry import Region
 from textual.widget import Widget
 
-from mnist_tui.events import DONE, FAILED, PAUSED, STOPPED, TRAINING
+from mnist_tui.events import COMPILING, DONE, EVALUATING, FAILED, LOADING, PAUSED, STOPPED, STOPPING, TRAINING
 from mnist_tui.history import RunHistory
 from mnist_tui.render import palette
 from mnist_tui.render.charset import symbols
@@ -33,6 +33,9 @@ def fmt_seconds(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
+ACTIVE = frozenset({LOADING, COMPILING, TRAINING, PAUSED, EVALUATING, STOPPING, "starting"})
+
+
 def status_lines(history: RunHistory, idle_hint: str = "", run: str = "", saved: bool = True) -> list[Text]:
     """Three lines: progress, metrics/result, and details (run, backend, reason, directory)."""
     first, second, third = Text(), Text(), Text()
@@ -47,7 +50,9 @@ def status_lines(history: RunHistory, idle_hint: str = "", run: str = "", saved:
         second.append(f" loss {last.loss:.4f} · accuracy {last.accuracy:.2%} (epoch so far)")
     elif history.phase_detail:
         first.append(f" {history.phase_detail}")
-    elif idle_hint:
+    elif phase == TRAINING and data is not None:  # under way, its first batch not in yet
+        first.append(f" epoch 1/{data.epochs} · waiting for the first batch")
+    elif idle_hint and phase not in ACTIVE:  # "Press s to start" only when nothing runs
         first.append(f" {idle_hint}")
     if fin is not None and math.isfinite(fin.test_accuracy):
         label = "test accuracy" if fin.evaluated else f"test accuracy after epoch {fin.epochs_completed}"

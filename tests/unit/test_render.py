@@ -214,3 +214,21 @@ def test_with_a_span_the_full_buckets_keep_their_values_as_the_run_goes_on() -> 
     rx, rmeans = reduce(values, 100, "mean")
     assert np.array_equal(xs, rx) and np.allclose(means, rmeans)
     assert drawn[0][0][-1] == 300 and len(drawn[0][0]) == 30  # 10 batches a bucket, the last one at n
+
+
+def test_the_status_line_never_says_press_s_while_a_run_is_under_way() -> None:
+    """Between the training phase and its first batch the line said "Press s to start."."""
+    from mnist_tui.events import DONE, TRAINING, PhaseChanged, RunFinished
+    from mnist_tui.widgets.train_status import status_lines
+    from tests.runs_helpers import data_ready
+
+    hint = "Press s to start."
+    history = RunHistory()
+    assert hint in status_lines(history, idle_hint=hint)[0].plain  # nothing runs: say how to start
+    history.record(data_ready(steps=40, epochs=3))
+    history.record(PhaseChanged(TRAINING))
+    first = status_lines(history, idle_hint=hint)[0].plain
+    assert hint not in first and "epoch 1/3" in first and "first batch" in first, first
+    history.record(RunFinished(DONE, "", 3, 0.1, 0.9, (), (), 1.0, 1.0, "/tmp/run"))
+    history.record(PhaseChanged(DONE))
+    assert hint in status_lines(history, idle_hint=hint)[0].plain  # over: the next one starts with s
