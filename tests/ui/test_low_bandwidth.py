@@ -53,6 +53,21 @@ async def batches_arrive(pilot, app: MnistApp, n: int) -> None:
     await pilot.pause(0.3)  # a few ticks after them
 
 
+def gated_app(steps: int, epochs: int, low_bandwidth: bool, delay: float = 0.002) -> tuple[MnistApp, FakeTrainer]:
+    """An app on a fake run whose batches wait for ``fake.gate``."""
+    fake = FakeTrainer(steps=steps, batch_delay=delay, gate=threading.Event(), network=False)
+    app = make_app(preset_config("mlp").with_changes(epochs=epochs), source=FakeRunSource(fake), seed=0,
+                   low_bandwidth=low_bandwidth)
+    return app, fake
+
+
+async def start_gated(pilot, fake: FakeTrainer) -> None:
+    """Press s, wait for the run, and let its batches flow."""
+    await pilot.press("escape", "s")
+    await wait_for(pilot, lambda: len(fake.controls) == 1)
+    fake.gate.set()
+
+
 @pytest.fixture
 def clocked(monkeypatch: pytest.MonkeyPatch) -> tuple[Clock, Callable[[bool], tuple[MnistApp, FakeTrainer]]]:
     clock = Clock()
@@ -61,10 +76,7 @@ def clocked(monkeypatch: pytest.MonkeyPatch) -> tuple[Clock, Callable[[bool], tu
     monkeypatch.setattr(app_module, "time", fake_time)  # the app's pacing only; Textual keeps the real clock
 
     def make(low_bandwidth: bool) -> tuple[MnistApp, FakeTrainer]:
-        fake = FakeTrainer(steps=100_000, batch_delay=0.002, gate=threading.Event(), network=False)
-        app = make_app(preset_config("mlp").with_changes(epochs=1), source=FakeRunSource(fake), seed=0,
-                       low_bandwidth=low_bandwidth)
-        return app, fake
+        return gated_app(100_000, 1, low_bandwidth)
 
     return clock, make
 
@@ -73,9 +85,7 @@ async def test_low_bandwidth_paces_status_and_charts_by_the_clock(clocked) -> No
     clock, make = clocked
     app, fake = make(True)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("escape", "s")
-        await wait_for(pilot, lambda: len(fake.controls) == 1)
-        fake.gate.set()
+        await start_gated(pilot, fake)
         await batches_arrive(pilot, app, 20)
         clock.now += LOW_BANDWIDTH_CHART_SECONDS + 0.1  # both limits passed: one repaint of each
         await batches_arrive(pilot, app, 20)
@@ -96,9 +106,7 @@ async def test_by_default_the_status_line_follows_every_tick(clocked) -> None:
     _clock, make = clocked
     app, fake = make(False)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("escape", "s")
-        await wait_for(pilot, lambda: len(fake.controls) == 1)
-        fake.gate.set()
+        await start_gated(pilot, fake)
         await batches_arrive(pilot, app, 20)
         counts = counting(app)
         await batches_arrive(pilot, app, 200)  # the same standing clock
@@ -115,13 +123,9 @@ def test_the_cli_takes_low_bandwidth() -> None:
 async def test_low_bandwidth_epoch_ends_wait_for_the_chart_pace_too(clocked) -> None:
     """Short epochs (JAX: under a second) must not redraw the epoch curves at every end."""
     clock, _ = clocked
-    fake = FakeTrainer(steps=20, batch_delay=0.002, gate=threading.Event(), network=False)
-    app = make_app(preset_config("mlp").with_changes(epochs=200), source=FakeRunSource(fake), seed=0,
-                   low_bandwidth=True)
+    app, fake = gated_app(20, 200, True)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("escape", "s")
-        await wait_for(pilot, lambda: len(fake.controls) == 1)
-        fake.gate.set()
+        await start_gated(pilot, fake)
         await wait_for(pilot, lambda: len(app.history.epochs) >= 2, timeout=20)
         clock.now += LOW_BANDWIDTH_CHART_SECONDS + 0.1
         await pilot.pause(0.3)
@@ -146,13 +150,9 @@ async def _loss_charts(clock: Clock, low_bandwidth: bool, at: tuple[int, ...]) -
     """The loss chart (its lines and span) repainted at batches ``at`` of a 3,000-batch run."""
     from tests.ui.screen_text import widget_lines
 
-    fake = FakeTrainer(steps=3000, batch_delay=0.003, gate=threading.Event(), network=False)
-    app = make_app(preset_config("mlp").with_changes(epochs=1), source=FakeRunSource(fake), seed=0,
-                   low_bandwidth=low_bandwidth)
+    app, fake = gated_app(3000, 1, low_bandwidth, delay=0.003)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("escape", "s")
-        await wait_for(pilot, lambda: len(fake.controls) == 1)
-        fake.gate.set()
+        await start_gated(pilot, fake)
         pictures = []  # the run overshoots n by a few hundred batches: the ns leave room
         for n in at:
             await wait_for(pilot, lambda n=n: app.history.batches >= n, timeout=30)
