@@ -26,11 +26,16 @@ def explore_activations(env_extra: dict[str, str], tmp_path, args: list[str] | N
         app.read_until(b"Hidden units", 30)
         time.sleep(0.5)
         app.write(b"\x1b")  # leave the model picker
-        time.sleep(0.3)
-        app.write(b"l")
-        time.sleep(0.5)
-        app.write(b"2")
-        app.read_until(b"activations on x", 15)
+        # l (Explore) then 2 (Activations), again until the chart shows: on a loaded machine
+        # the escape and the l can reach the app in one read, which is Alt+L, not two keys.
+        for _ in range(5):
+            time.sleep(0.3)
+            app.write(b"l")
+            time.sleep(0.5)
+            app.write(b"2")
+            app.read_until(b"activations on x", 5)
+            if b"activations on x" in app.out:
+                break
         time.sleep(0.5)
         app.drain()
         assert b"activations on x" in app.out, app.out[-1000:]
