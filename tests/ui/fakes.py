@@ -116,6 +116,7 @@ class FakeTrainer:
     steps: int = 40
     batch_delay: float = 0.0
     gate: threading.Event | None = None  # if set, every batch waits for it (tests hold the run)
+    hold_after: tuple[int, ...] = ()  # batch numbers (whole run) after which the fake clears the gate
     fail: BaseException | None = None  # raised after DataReady
     nan_at: int | None = None  # batch number (1-based, whole run) whose loss is NaN
     network: bool = True  # emit network records (epoch 0, then every epoch end) as the recorder does
@@ -163,6 +164,8 @@ class FakeTrainer:
                 last = BatchEnd(epoch, step, self.steps, step * cfg.batch_size, loss_sum / step, acc_sum / step,
                                 b_loss, b_acc, 1000.0, 0.01 * k)
                 emit(last)
+                if self.gate is not None and k in self.hold_after:
+                    self.gate.clear()  # held exactly here, however late the test looks
                 if not math.isfinite(b_loss):
                     failure = f"loss became nan at epoch {epoch} step {step} — learning rate too high?"
                     break

@@ -53,9 +53,11 @@ async def batches_arrive(pilot, app: MnistApp, n: int) -> None:
     await pilot.pause(0.3)  # a few ticks after them
 
 
-def gated_app(steps: int, epochs: int, low_bandwidth: bool, delay: float = 0.002) -> tuple[MnistApp, FakeTrainer]:
-    """An app on a fake run whose batches wait for ``fake.gate``."""
-    fake = FakeTrainer(steps=steps, batch_delay=delay, gate=threading.Event(), network=False)
+def gated_app(steps: int, epochs: int, low_bandwidth: bool, delay: float = 0.002,
+              hold_after: tuple[int, ...] = ()) -> tuple[MnistApp, FakeTrainer]:
+    """An app on a fake run whose batches wait for ``fake.gate`` (cleared after ``hold_after``)."""
+    fake = FakeTrainer(steps=steps, batch_delay=delay, gate=threading.Event(), network=False,
+                       hold_after=hold_after)
     app = make_app(preset_config("mlp").with_changes(epochs=epochs), source=FakeRunSource(fake), seed=0,
                    low_bandwidth=low_bandwidth)
     return app, fake
@@ -147,16 +149,15 @@ def _changed(before: list[str], after: list[str]) -> list[tuple[int, int]]:
 
 
 async def _loss_charts(clock: Clock, low_bandwidth: bool, at: tuple[int, ...]) -> list[tuple[list[str], int | None]]:
-    """The loss chart (its lines and span) repainted at batches ``at`` of a 3,000-batch run."""
+    """The loss chart (its lines and span) repainted at batches ``at`` of a 300-batch run."""
     from tests.ui.screen_text import widget_lines
 
-    app, fake = gated_app(3000, 1, low_bandwidth, delay=0.003)
+    app, fake = gated_app(300, 1, low_bandwidth, hold_after=at)
     async with app.run_test(size=SIZE) as pilot:
         await start_gated(pilot, fake)
-        pictures = []  # the run overshoots n by a few hundred batches: the ns leave room
+        pictures = []
         for n in at:
-            await wait_for(pilot, lambda n=n: app.history.batches >= n, timeout=30)
-            fake.gate.clear()  # hold the run here
+            await wait_for(pilot, lambda n=n: app.history.batches == n, timeout=30)  # the fake holds there
             clock.now += LOW_BANDWIDTH_CHART_SECONDS + 0.1
             await pilot.pause(0.3)
             pictures.append((widget_lines(app.loss_chart), app.loss_chart.span))
@@ -167,19 +168,19 @@ async def _loss_charts(clock: Clock, low_bandwidth: bool, at: tuple[int, ...]) -
 
 
 async def test_batch_charts_keep_their_frame_and_change_only_at_the_curve_end(clocked) -> None:
-    """The x range grows in round steps (here 2,000 from batch 1,001, then 2,500), y starts at
-    0: between steps a repaint sends only the cells the newest batches touched.
-    --low-bandwidth holds the whole plan (3,000) from the start."""
+    """The x range grows in round steps (here 200 from batch 101, then 250), y starts at 0:
+    between steps a repaint sends only the cells the newest batches touched.
+    --low-bandwidth holds the whole plan (300) from the start."""
     clock, _ = clocked
-    (a, span_a), (b, span_b), (c, span_c) = await _loss_charts(clock, False, (1100, 1500, 2100))
-    assert (span_a, span_b, span_c) == (2000, 2000, 2500)
+    (a, span_a), (b, span_b), (c, span_c) = await _loss_charts(clock, False, (110, 150, 210))
+    assert (span_a, span_b, span_c) == (200, 200, 250)
     same, stepped = _changed(a, b), _changed(b, c)
     assert a[-2:] == b[-2:] != c[-2:]  # the x axis and its labels moved at the step only
     assert same and min(x for x, _ in same) > 10, same  # the y labels and the curve's start stayed put
     assert min(x for x, _ in stepped) <= 10 and len(stepped) > 2 * len(same), (len(stepped), len(same))
-    (a, span_a), (b, span_b) = await _loss_charts(clock, True, (1100, 1500))
+    (a, span_a), (b, span_b) = await _loss_charts(clock, True, (110, 150))
     low = _changed(a, b)
-    assert span_a == span_b == 3000 and a[-2:] == b[-2:] and min(x for x, _ in low) > 10, low
+    assert span_a == span_b == 300 and a[-2:] == b[-2:] and min(x for x, _ in low) > 10, low
 
 
 def test_the_x_range_steps_through_round_numbers_up_to_the_plan() -> None:
