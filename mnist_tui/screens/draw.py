@@ -19,9 +19,8 @@ from textual.widgets import Static
 
 from mnist_tui.render import palette
 from mnist_tui.render.charset import symbols
-from mnist_tui.render.digits import digit_text
 from mnist_tui.render.preprocess import centre_of_mass, mnist_preprocess
-from mnist_tui.widgets.digit_art import art_mode
+from mnist_tui.widgets.digit_art import DigitArt
 from mnist_tui.widgets.draw_canvas import DEFAULT_RADIUS, DrawCanvas
 from mnist_tui.widgets.prob_histogram import ProbHistogram
 
@@ -53,7 +52,6 @@ class DrawView(Horizontal):
         self.processed = np.zeros((28, 28), dtype=np.uint8)
         self.probs: np.ndarray | None = None
         self.error = ""
-        self.mode = art_mode()
         self.sym = symbols()
 
     def compose(self) -> ComposeResult:
@@ -62,7 +60,7 @@ class DrawView(Horizontal):
             yield Static(self.sym.text(HELP.format(radius=DEFAULT_RADIUS)), id="draw-help")
         with Vertical(id="draw-middle"):
             yield Static("model input (MNIST-style)", id="draw-preview-title")
-            yield Static(id="draw-preview")
+            yield DigitArt(id="draw-preview")
             yield Static(id="draw-status")
         with Vertical(id="draw-right"):
             yield ProbHistogram(id="draw-bars")
@@ -120,7 +118,7 @@ class DrawView(Horizontal):
     # -- drawing
     def _show(self) -> None:
         # Fixed sizes, so no layout pass per stroke (that is most of a repaint's cost).
-        self.query_one("#draw-preview", Static).update(digit_text(self.processed, self.mode), layout=False)
+        self.query_one("#draw-preview", DigitArt).show(self.processed)
         probs = self.probs
         names = self.class_names
         if probs is not None and len(probs) != len(names):

@@ -5,10 +5,15 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from textual.widgets import Static
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
+from textual.widget import Widget
 
 from mnist_tui.render.charset import symbols
-from mnist_tui.render.digits import digit_text
+from mnist_tui.render.digits import digit_segments
+
+EMPTY = "no test data loaded yet"
 
 
 def art_mode() -> str:
@@ -17,18 +22,29 @@ def art_mode() -> str:
     return "ascii" if os.environ.get("NO_COLOR") else symbols().digit_mode
 
 
-class DigitArt(Static):
+class DigitArt(Widget):
+    """Paints its rows as ready strips (the line API): stepping through digits is the Viewer's
+    hottest key, and a Static would convert every styled cell to Textual's content on each."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.mode = art_mode()
         self._shown: tuple[int, bytes] | None = None
+        self._rows: list[Strip] = [Strip([Segment(EMPTY, Style())])]
 
     def show(self, image: np.ndarray | None) -> None:
         key = None if image is None else (id(image), image.tobytes())
-        if key is not None and key == self._shown:
+        if self._shown is not None and key == self._shown:
             return  # the same digit (a new epoch changes the bars only): no repaint, no bytes
         self._shown = key
         if image is None:
-            self.update("no test data loaded yet", layout=False)
+            self._rows = [Strip([Segment(EMPTY, Style())])]
         else:
-            self.update(digit_text(image, self.mode), layout=False)  # fixed size: no layout pass
+            self._rows = [Strip(segments) for segments in digit_segments(image, self.mode)]
+        self.refresh()  # fixed size (app.tcss): no layout pass
+
+    def render_line(self, y: int) -> Strip:
+        """Row ``y`` inside the padding, on the widget's own colours (as a Static's text is)."""
+        width, base = self.content_size.width, self.rich_style
+        row = self._rows[y] if 0 <= y < len(self._rows) else Strip.blank(width)
+        return row.apply_style(base).crop_extend(0, width, base)

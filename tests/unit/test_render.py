@@ -11,7 +11,7 @@ from mnist_tui.events import BatchEnd, EpochEnd, TrainerStarted
 from mnist_tui.history import RunHistory
 from mnist_tui.messages import EventBridge, TrainingProgress
 from mnist_tui.render.bars import bar_string, probability_bars
-from mnist_tui.render.digits import ASCII_RAMP, digit_text
+from mnist_tui.render.digits import ASCII_RAMP, digit_segments, digit_text
 from mnist_tui.render.navigation import DigitNavigator
 from mnist_tui.render.series import Series, nice_ticks, reduce, smooth
 from tests.ui.fakes import sample_digits
@@ -32,6 +32,23 @@ def test_halfblock_digit_is_28_by_14_cells_and_keeps_the_grey_levels() -> None:
     styles = {span.style for span in text.spans}
     greys = {int(str(s.color.triplet.hex)[1:3], 16) for s in styles if s.color is not None}
     assert max(greys) >= 238 and min(greys) == 0
+
+
+def test_digit_segments_paint_the_cells_digit_text_paints() -> None:
+    """The Viewer's strips (merged runs of one colour pair) and the text the other views use
+    are one picture: every cell's character and colours agree, in every mode."""
+    x, _ = sample_digits()
+    for image in (x[0], x[7], np.zeros((28, 28), np.uint8), np.full((27, 28), 255, np.uint8)):
+        for mode in ("halfblock", "shade", "ascii"):
+            console = Console()
+            want = [[(ch, line.get_style_at_offset(console, i)) for i, ch in enumerate(line.plain)]
+                    for line in digit_text(image, mode).split("\n")]
+            rows = digit_segments(image, mode)
+            got = [[(ch, seg.style) for seg in row for ch in seg.text] for row in rows]
+            assert [[c for c, _ in row] for row in got] == [[c for c, _ in row] for row in want], mode
+            if mode == "halfblock":
+                assert [[st for _, st in row] for row in got] == [[st for _, st in row] for row in want], mode
+                assert sum(len(row) for row in rows) < 14 * 28  # runs of one colour pair are merged
 
 
 def test_ascii_digit_ink_follows_the_pixels() -> None:
