@@ -10,7 +10,7 @@ Issue 14's goals: ≤ 4 KB/s by default, ≤ 1 KB/s with ``--low-bandwidth``, on
 (before this work: 9.7 KB/s on Training and 13.3 KB/s on the Viewer). KB = 1,000 bytes.
 
 Usage: python benchmarks/bandwidth.py [--data DIR] [--model mlp] [--seconds 20] [--warmup 5]
-                                      [--term xterm-256color] [--colorterm truecolor]
+                                      [--term xterm-256color] [--colorterm truecolor] [--by-row]
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -38,15 +39,35 @@ GOALS = {"default": 4.0, "low-bandwidth": 1.0}  # KB/s on either tab
 SIZE = (110, 34)
 
 
-def count_bytes(app: PtyApp, seconds: float) -> int:
-    """Bytes the app writes in the next ``seconds``, read as fast as a terminal reads them."""
+CUP = re.compile(rb"\x1b\[(\d+);\d+H")  # cursor to row;column: where each painted run of cells starts
+
+
+def count_bytes(app: PtyApp, seconds: float) -> bytes:
+    """What the app writes in the next ``seconds``, read as fast as a terminal reads it."""
     before = len(app.out)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         ready = select.select([app.master], [], [], min(0.1, max(0.0, deadline - time.monotonic())))[0]
         if ready and not app._read():
             break
-    return len(app.out) - before
+    return app.out[before:]
+
+
+def by_row(output: bytes) -> dict[int, int]:
+    """Bytes per screen row (1-based; 0: before the first cursor move), to see what costs."""
+    counts: dict[int, int] = {}
+    row, start = 0, 0
+    for move in CUP.finditer(output):
+        counts[row] = counts.get(row, 0) + move.start() - start
+        row, start = int(move.group(1)), move.start()
+    counts[row] = counts.get(row, 0) + len(output) - start
+    return dict(sorted(counts.items()))
+
+
+def row_report(output: bytes, seconds: float) -> str:
+    """The rows that cost the most, as ``row:B/s``."""
+    rows = sorted(by_row(output).items(), key=lambda kv: -kv[1])[:12]
+    return "  ".join(f"{row}:{count / seconds:.0f}" for row, count in rows if count)
 
 
 def wait_for(app: PtyApp, marker: bytes, seconds: float, what: str) -> None:
@@ -92,6 +113,9 @@ def measure(variant: str, args: argparse.Namespace) -> dict[str, float]:
         app.write(b"v")
         count_bytes(app, 2.0)  # the switch repaints the whole screen once: not a steady cost
         viewer = count_bytes(app, args.seconds)
+        if args.by_row:
+            for tab, output in (("Training", train), ("Viewer", viewer)):
+                print(f"  {variant} {tab}, B/s by screen row: {row_report(output, args.seconds)}", flush=True)
         app.write(b"x")
         with contextlib.suppress(RuntimeError):  # not stopped: its trainer is ended below
             wait_for(app, b"STOPPED", 60, "the stop")
@@ -100,7 +124,7 @@ def measure(variant: str, args: argparse.Namespace) -> dict[str, float]:
         app.close()
         end_trainers(tmp / "runs")
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"train": train / args.seconds / 1000, "viewer": viewer / args.seconds / 1000}
+    return {"train": len(train) / args.seconds / 1000, "viewer": len(viewer) / args.seconds / 1000}
 
 
 def main() -> int:
@@ -112,6 +136,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds after the first batch, not counted")
     parser.add_argument("--term", default="xterm-256color")
     parser.add_argument("--colorterm", default="truecolor", help="'' for none (256 colours)")
+    parser.add_argument("--by-row", action="store_true", help="also print the costliest screen rows")
     args = parser.parse_args()
     if args.seconds <= 0 or args.warmup < 0:
         parser.error("--seconds must be > 0 and --warmup ≥ 0")
