@@ -6,13 +6,15 @@ import os
 
 import numpy as np
 from rich.text import Text
-from textual.widget import Widget
 
 from mnist_tui.render.bars import probability_bars
 from mnist_tui.render.charset import symbols
+from mnist_tui.widgets.diff_lines import DiffLines
 
 
-class ProbHistogram(Widget):
+class ProbHistogram(DiffLines):
+    """A new epoch moves a few bars by a few cells: only those cells are repainted."""
+
     DEFAULT_CSS = """
     ProbHistogram { height: 12; }
     """
@@ -33,7 +35,7 @@ class ProbHistogram(Widget):
         self.probs = probs
         self.true_label = true_label
         self.class_names = class_names
-        self.refresh()
+        self.changed()
 
     @property
     def monochrome(self) -> bool:
@@ -42,13 +44,11 @@ class ProbHistogram(Widget):
         except Exception:  # not in an app
             return bool(os.environ.get("NO_COLOR"))
 
-    def render(self) -> Text:
+    def build(self, width: int) -> list[Text]:
         title = Text("softmax output", style="bold", no_wrap=True, overflow="crop")
         if self.probs is None:
             title.append("  (no predictions yet: they come at the end of the first epoch)", style="dim")
-        title.append("\n")
         # Without colour, red means nothing: the predicted row is bold and the rest plain.
         styles = {"bar_style": "", "predicted_style": "bold", "true_style": "bold"} if self.monochrome else {}
-        title.append_text(probability_bars(self.probs, self.true_label, self.class_names, self.size.width,
-                                           sym=self.symbols, **styles))
-        return title
+        bars = probability_bars(self.probs, self.true_label, self.class_names, width, sym=self.symbols, **styles)
+        return [title, *bars.split("\n")]

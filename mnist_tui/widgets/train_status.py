@@ -1,8 +1,7 @@
 """The status line: state, epoch i/n, step j/m, samples/s, elapsed, ETA, and the final result.
 
-A fixed three rows, repainted without a layout pass and only when its text changed: it
-updates several times a second while training, and every UI cycle steals the GIL from the
-training thread.
+A fixed three rows, repainted without a layout pass and only where its text changed: it
+updates several times a second while training.
 """
 
 from __future__ import annotations
@@ -10,14 +9,12 @@ from __future__ import annotations
 import math
 
 from rich.text import Text
-from textual.geometry import Region
-from textual.widget import Widget
 
 from mnist_tui.events import COMPILING, DONE, EVALUATING, FAILED, LOADING, PAUSED, STOPPED, STOPPING, TRAINING
 from mnist_tui.history import RunHistory
 from mnist_tui.render import palette
 from mnist_tui.render.charset import symbols
-from mnist_tui.render.linediff import changed_spans
+from mnist_tui.widgets.diff_lines import DiffLines
 
 OVERFIT_GAP = 0.02  # train − test accuracy above this is called overfitting
 STATE_STYLE = {DONE: f"bold {palette.TRUE}", FAILED: f"bold {palette.WRONG}", PAUSED: f"bold {palette.VAL}",
@@ -93,26 +90,23 @@ def status_lines(history: RunHistory, idle_hint: str = "", run: str = "", saved:
     return lines
 
 
-class TrainStatus(Widget):
+class TrainStatus(DiffLines):
+    """Repaints only the cells that changed (the step, the rate…): over SSH, bytes a tick."""
+
     DEFAULT_CSS = """
     TrainStatus { height: 3; }
     """
+    OVERFLOW = "ellipsis"
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._lines: list[Text] = [Text()]
-        self._plain = ""
+        self._status: list[Text] = [Text()]
 
     def show(self, history: RunHistory, idle_hint: str = "", run: str = "", saved: bool = True) -> None:
         lines = status_lines(history, idle_hint, run, saved)
-        plain = "\n".join(line.plain for line in lines)
-        if plain != self._plain:
-            spans = changed_spans(self._lines, lines, self.size.width) if self.size.width else None
-            self._lines, self._plain = lines, plain
-            if spans is None:
-                self.refresh()  # same size every time: no layout pass
-            else:  # only the cells that changed (the step, the rate…): over SSH, bytes a tick
-                self.refresh(*(Region(x0, y, x1 - x0, 1) for y, x0, x1 in spans if x1 > x0))
+        if [line.plain for line in lines] != [line.plain for line in self._status]:
+            self._status = lines
+            self.changed()
 
-    def render(self) -> Text:
-        return Text("\n").join(self._lines)
+    def build(self, width: int) -> list[Text]:
+        return self._status
