@@ -850,8 +850,12 @@ class MnistApp(App[int]):
     def _redraw_epoch_charts(self) -> None:
         self._drawn_epochs = len(self.history.epochs)
         self._epochs_drawn_at = time.monotonic()
+        epochs = self.history.epochs
+        planned = self.history.data.epochs if self.history.data is not None else 0
+        span = chart_span(epochs[-1].epoch if epochs else 0, planned, self.low_bandwidth)
         for chart in self.epoch_charts:
-            chart.set_epochs(self.history.epochs)
+            chart.span = span
+            chart.set_epochs(epochs)
 
 
 def make_app(

@@ -86,6 +86,17 @@ def tick_labels(ticks: Sequence[float]) -> list[str]:
     return [label if float(label) != 0 else f"{0:.{decimals}f}" for label in labels]
 
 
+def snapped_range(lo: float, hi: float, rows: int) -> tuple[float, float]:
+    """[lo, hi] widened to multiples of the tick step ``rows`` allow: a range that follows the
+    data only moves when a value crosses a tick, so between those repaints a chart's frame,
+    labels and old points stay put (over SSH: only the new points' cells are sent)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return lo, hi
+    step = nice_step(hi - lo, max(2, min(6, rows // 2)))
+    eps = step * 1e-9
+    return _clean(math.floor((lo + eps) / step) * step, step), _clean(math.ceil((hi - eps) / step) * step, step)
+
+
 def ticks_for_rows(lo: float, hi: float, rows: int, *, integer: bool = False) -> tuple[list[float], list[str]]:
     """Y ticks for a plot ``rows`` rows tall: one label every two rows at most."""
     ticks = nice_ticks(lo, hi, max(2, min(6, rows // 2)), integer=integer, limit=max(2, rows))

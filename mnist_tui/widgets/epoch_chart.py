@@ -8,13 +8,17 @@ from textual import events
 
 from mnist_tui.events import EpochEnd
 from mnist_tui.render.palette import TRAIN, VAL
-from mnist_tui.render.ticks import ticks_for_columns, ticks_for_rows
+from mnist_tui.render.ticks import snapped_range, ticks_for_columns, ticks_for_rows
 from mnist_tui.widgets.cached_plot import CachedPlot, LegendEntry
 
 
 class EpochChart(CachedPlot):
     """Train and validation per epoch; the header's legend (not plotext's box over the
-    curves) names them, each with its own marker when there is no colour."""
+    curves) names them, each with its own marker when there is no colour.
+
+    ``span`` (set by the app, as for the batch charts) fixes the x range to epochs 1..span,
+    and y runs between tick multiples: a new epoch then adds its points without moving the
+    axes (short JAX epochs end several times a second, and a rescaled chart is resent whole)."""
 
     def __init__(self, metric: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -22,6 +26,7 @@ class EpochChart(CachedPlot):
         self.epochs: list[EpochEnd] = []
         self.marker = "braille"
         self.yticks: list[float] = []
+        self.span: int | None = None  # the x range's last epoch (None: the last one run)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -57,12 +62,18 @@ class EpochChart(CachedPlot):
                 plt.plot(xs, val, marker=val_marker, color=self.colour(VAL))
                 plotted += val
             if plotted and max(plotted) > min(plotted):
-                lo, hi = min(plotted), max(plotted)
+                lo, hi = snapped_range(min(plotted), max(plotted), self.plot_rows)
+                lo, hi = max(lo, 0.0), min(hi, 100.0) if pct else hi  # neither below 0 nor above 100 %
                 plt.ylim(lo, hi)
                 ticks, labels = ticks_for_rows(lo, hi, self.plot_rows)
                 plt.yticks(ticks, labels)
                 self.yticks = ticks
-            ticks, labels = ticks_for_columns(min(xs), max(xs), self.plot_columns, integer=True)
+            first, last = min(xs), max(xs)
+            if self.span is not None and self.span > last:
+                last = self.span
+            if last > first:
+                plt.xlim(first, last)
+            ticks, labels = ticks_for_columns(first, last, self.plot_columns, integer=True)
             plt.xticks(ticks, labels)
         plt.xlabel("epoch")
         self.changed()

@@ -190,3 +190,33 @@ def test_the_x_range_steps_through_round_numbers_up_to_the_plan() -> None:
     assert chart_span(600, 1500, low_bandwidth=True) == 1500
     assert chart_span(1600, 1500) == 1600  # a resumed run with more epochs than planned: never cut
     assert chart_span(0, 0) is None and chart_span(30, 0) == 50  # no plan yet
+
+
+async def test_epoch_charts_keep_their_frame_between_steps(clocked) -> None:
+    """Short epochs end several times a second: the epoch charts' x range steps (20 epochs
+    from epoch 11, then 25) and y runs between tick multiples, so an epoch adds its points
+    without resending the axes."""
+    from mnist_tui.widgets.epoch_chart import EpochChart
+    from tests.ui.screen_text import widget_lines
+
+    clock, _ = clocked
+    at = (12, 14, 22)  # epochs, 5 batches each: the fake holds after the epoch's last batch
+    app, fake = gated_app(5, 40, False, hold_after=tuple(5 * e for e in at))
+    async with app.run_test(size=SIZE) as pilot:
+        await start_gated(pilot, fake)
+        chart = app.query_one("#chart-epoch-loss", EpochChart)
+        pictures = []
+        for epoch in at:
+            await wait_for(pilot, lambda epoch=epoch: len(app.history.epochs) == epoch, timeout=30)
+            clock.now += LOW_BANDWIDTH_CHART_SECONDS + 0.1
+            await wait_for(pilot, lambda epoch=epoch: len(chart.epochs) == epoch)
+            pictures.append((widget_lines(chart), chart.span))
+            fake.gate.set()
+        fake.controls[0].stop()
+        await wait_for(pilot, lambda: app.history.finished is not None)
+    (a, span_a), (b, span_b), (c, span_c) = pictures
+    assert (span_a, span_b, span_c) == (20, 20, 25)
+    same, stepped = _changed(a, b), _changed(b, c)
+    assert same and a[-2:] == b[-2:] != c[-2:]  # the x axis and its labels moved at the step only
+    assert min(x for x, _ in same) > 10, same  # the y labels and the curves' start stayed put
+    assert len(stepped) > 2 * len(same), (len(stepped), len(same))

@@ -117,6 +117,16 @@ def test_the_reported_axis_gets_every_tick() -> None:
     assert nice_ticks(1, 3, 5, integer=True) == [1.0, 2.0, 3.0]
 
 
+def test_a_snapped_range_holds_its_data_and_moves_only_when_a_value_crosses_a_tick() -> None:
+    from mnist_tui.render.ticks import snapped_range
+
+    assert snapped_range(0.08, 0.67, rows=9) == (0.0, 0.8)
+    assert snapped_range(0.02, 0.79, rows=9) == (0.0, 0.8)  # new values inside: the same frame
+    assert snapped_range(77.5, 99.5, rows=9) == (70.0, 100.0)
+    assert snapped_range(0.08, 0.81, rows=9)[1] > 0.8  # crossed the top tick: the frame grows
+    assert snapped_range(3.0, 3.0, rows=9) == (3.0, 3.0)  # flat: left to the caller
+
+
 def test_the_screen_in_ascii_keeps_every_cell_and_its_meaning() -> None:
     """What Textual draws itself (tab underline, scrollbar, border, select arrow, header icon)
     and anything else outside ASCII: one ASCII character per cell, escape sequences untouched."""
