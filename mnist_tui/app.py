@@ -59,6 +59,7 @@ from mnist_tui.screens.viewer import ViewerView
 from mnist_tui.session import OPEN, RunSession
 from mnist_tui.textsafe import safe
 from mnist_tui.training.metrics import confusion_matrix
+from mnist_tui.widgets import partial_update
 from mnist_tui.widgets.ascii_driver import ascii_only
 from mnist_tui.widgets.cached_plot import CachedPlot
 from mnist_tui.widgets.compact_driver import compacting
@@ -248,6 +249,7 @@ class MnistApp(App[int]):
         they were half the bytes: ``render.sgr``); in ASCII mode it also writes ASCII only
         (Textual's own chrome included: ``widgets.ascii_driver``)."""
         driver = super().get_driver_class()
+        partial_update.install()  # partial repaints from the change on, not the widget's edge
         return compacting(ascii_only(driver) if symbols().ascii else driver)
 
     def notify(self, message: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]

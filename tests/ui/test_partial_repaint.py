@@ -3,6 +3,8 @@ full repaint would: a region off by one leaves stale cells that no test of the m
 
 from __future__ import annotations
 
+import re
+
 from textual.geometry import Region
 from textual.widget import Widget
 
@@ -60,3 +62,63 @@ async def test_the_histogram_and_status_show_what_a_full_repaint_would(make) -> 
         assert partial, calls  # the bars moved by parts, not the whole widget each time
         width, height = hist.size
         assert all(sum(r.width * r.height for r in regions) < width * height for regions in partial)
+
+
+_TOKEN = re.compile(r"\x1b\[(\d+);(\d+)H|\x1b\[([0-9;]*)m|(\n)|([^\x1b\n]+)|(\x1b.)")
+
+
+def cells_written(output: str) -> dict[tuple[int, int], tuple[str, str | None]]:
+    """(column, row) -> (character, the SGR in force) for every cell a terminal write paints."""
+    cells: dict[tuple[int, int], tuple[str, str | None]] = {}
+    x = y = 0
+    style: str | None = None
+    for token in _TOKEN.finditer(output):
+        row, col, sgr, _newline, text, _other = token.groups()
+        if row is not None:
+            x, y = int(col) - 1, int(row) - 1
+        elif sgr is not None:
+            style = None if sgr in ("", "0") else sgr
+        elif text is not None:
+            for ch in text:
+                cells[(x, y)] = (ch, style)
+                x += 1
+    return cells
+
+
+async def test_partial_updates_start_at_the_change_and_paint_what_textual_would(make) -> None:
+    """Every frame while a run trains: the patched writer paints a subset of what Textual's
+    own writes, identical cell for cell, and every cell of every changed span."""
+    from textual._compositor import ChopsUpdate, Compositor
+
+    from mnist_tui.widgets import partial_update
+
+    assert partial_update.install() and partial_update.textual_render_segments is not None
+    updates: list[ChopsUpdate] = []
+    original = Compositor.render_update
+
+    def render_update(self: Compositor, *args: object, **kw: object) -> object:
+        update = original(self, *args, **kw)  # type: ignore[arg-type]
+        if isinstance(update, ChopsUpdate):
+            updates.append(update)
+        return update
+
+    Compositor.render_update = render_update  # type: ignore[method-assign]
+    try:
+        app = make()
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("escape", "s")
+            await wait_for(pilot, lambda: app.history.finished is not None)
+            console = app.console
+            assert len(updates) > 5
+            saved = 0
+            for update in updates:
+                ours = update.render_segments(console)
+                theirs = partial_update.textual_render_segments(update, console)
+                mine, textual = cells_written(ours), cells_written(theirs)
+                assert all(textual.get(cell) == value for cell, value in mine.items())
+                for y, x1, x2 in update.spans:
+                    assert all((x, y) in mine for x in range(x1, x2) if (x, y) in textual), (y, x1, x2)
+                saved += len(theirs) - len(ours)
+            assert saved > 0  # and it writes less
+    finally:
+        Compositor.render_update = original  # type: ignore[method-assign]
