@@ -12,6 +12,7 @@ from mnist_tui.widgets.diff_lines import DiffLines
 from mnist_tui.widgets.prob_histogram import ProbHistogram
 from mnist_tui.widgets.train_status import TrainStatus
 from tests.ui.conftest import wait_for
+from tests.ui.fakes import FakeTrainer
 
 SIZE = (110, 34)
 
@@ -104,7 +105,7 @@ async def test_partial_updates_start_at_the_change_and_paint_what_textual_would(
 
     Compositor.render_update = render_update  # type: ignore[method-assign]
     try:
-        app = make()
+        app = make(trainer=FakeTrainer(steps=40, batch_delay=0.02))  # ~2 s of frames, however loaded
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("escape", "s")
             await wait_for(pilot, lambda: app.history.finished is not None)
