@@ -86,6 +86,31 @@ def _keras_cache_path(name: str) -> Path:
     return cache / "mnist.npz" if name == "mnist" else cache / "fashion-mnist"
 
 
+def local_source(name: str = "mnist", path: str | os.PathLike[str] | None = None) -> Path | None:
+    """What ``load_dataset(name, path)`` would read from disk, without asking the network;
+    None if it would try a download (or fall back to the bundled subset after one)."""
+    if path is not None and str(path) != "":
+        return user_path(path)
+    env_value = os.environ.get(DATA_ENV, "").strip()
+    if env_value:
+        return user_path(env_value)
+    cached = _keras_cache_path(name)
+    return cached if cached.exists() else None
+
+
+def source_stamp(path: Path) -> tuple[tuple[str, int, int], ...]:
+    """Names, sizes and modification times of a data file or of a directory's files: a copy
+    loaded earlier stands for the data only while this is unchanged. Empty if unreadable."""
+    try:
+        if path.is_dir():
+            entries = sorted(os.scandir(path), key=lambda e: e.name)
+            return tuple((e.name, (st := e.stat()).st_size, st.st_mtime_ns) for e in entries)
+        st = path.stat()
+        return ((path.name, st.st_size, st.st_mtime_ns),)
+    except (OSError, ValueError):
+        return ()
+
+
 def _load_path(path: str | os.PathLike[str], origin: str = "") -> tuple[Arrays, str]:
     """Load a directory of IDX files or a .npz file; ``origin`` prefixes errors.
 

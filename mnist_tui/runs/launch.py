@@ -22,6 +22,8 @@ from mnist_tui.runs.rundir import OWNER, TRAINER_LOG, atomic_write_json, owner_r
 READY = "ready"  # what a warm trainer prints once Keras is imported
 WARM = "warm"  # what the app sends it when nothing else trains: warm up fully now
 WARMED = "warmed"  # its answer once it has
+HINT = "hint"  # "hint CONFIG-JSON": the run the form shows, to ready its data and model (idle time only)
+HINTED = "hinted"  # its answer, with what it readied: "hinted data model"
 
 COMMAND = (sys.executable, "-m", "mnist_tui.runs.process")
 
@@ -79,6 +81,9 @@ class WarmTrainer:
         self.imported = False
         self.taken = False
         self.warmed = False  # asked to warm up fully
+        self._hinted = ""  # the last hint line sent
+        self.hinted = threading.Event()  # it has readied what the last hint asked for
+        self.readied: set[str] = set()  # what its hints readied: "data", "model"
         threading.Thread(target=self._await_ready, name="warm trainer", daemon=True).start()
 
     def _await_ready(self) -> None:
@@ -92,6 +97,11 @@ class WarmTrainer:
                 self.ready.set()
             if self.proc.stdout.readline().strip() == WARMED.encode():
                 self.ready.set()
+            for line in self.proc.stdout:  # until the job takes its stdout (EOF here)
+                words = line.decode(errors="replace").split()
+                if words[:1] == [HINTED]:
+                    self.readied.update(words[1:])
+                    self.hinted.set()
 
     @property
     def pid(self) -> int:
@@ -118,6 +128,19 @@ class WarmTrainer:
             self.ready.clear()  # ready again once the warm-up is done
         with contextlib.suppress(OSError):
             self.proc.stdin.write((WARM + "\n").encode())
+            self.proc.stdin.flush()
+
+    def hint(self, config: dict[str, Any]) -> None:
+        """Tell it which run the form shows, so that it loads that data and builds that model
+        now, not after ``s``. Only when nothing trains (it takes a core for a moment), and
+        only when the hint changed."""
+        line = HINT + " " + json.dumps(config, sort_keys=True)
+        if self.taken or not self.warmed or self.proc.stdin is None or line == self._hinted:
+            return
+        self._hinted = line
+        self.hinted.clear()
+        with contextlib.suppress(OSError):
+            self.proc.stdin.write((line + "\n").encode())
             self.proc.stdin.flush()
 
     def take(self, run_dir: Path, action: str = "train", model: str | None = None) -> subprocess.Popen[bytes]:

@@ -126,6 +126,7 @@ class ProcessRunSource:
                 self._warm = WarmTrainer(key, background=not idle)
             if idle:
                 self._warm.warm_up()
+                self._warm.hint(cfg.to_dict())
 
     def status(self) -> str:
         """For the status line: is the next run's trainer ready?"""

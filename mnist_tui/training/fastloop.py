@@ -80,7 +80,11 @@ def group_note(k: int) -> str:
 
 
 def enable_compile_cache() -> None:
-    """Keep compiled steps on disk: the next run of the same recipe skips the compile (seconds)."""
+    """Keep compiled code on disk: the next run of the same recipe skips the compiles (seconds).
+
+    Called before the model is built: on JAX, Keras's weight initializers compile once per
+    weight shape, 1.0 s of the mlp's start and 2.7 s of the cnn's, 0.1 and 0.2 s read back
+    from here. JAX reads this setting at each compile, so enabling it late still works."""
     import jax
 
     where = os.environ.get(CACHE_ENV, "")
@@ -92,7 +96,7 @@ def enable_compile_cache() -> None:
     try:
         os.makedirs(where, mode=0o700, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", where)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.05)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     except Exception:  # a cache is an optimisation: without one the run only compiles again
         return

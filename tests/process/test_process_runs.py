@@ -398,3 +398,35 @@ def test_the_app_always_leaves_within_two_seconds(real_data_dir: Path, tmp_path:
     # A start that reached a trainer before the hang-up trained on and ended well; one that had not, never began.
     assert not runs.is_dir() or all(json.loads((r / "summary.json").read_text())["status"] in ("done", "stopped")
                                     for r in runs.iterdir() if (r / "summary.json").exists())
+
+
+def test_a_hinted_warm_trainer_readies_data_and_model_and_trains_the_same_run(real_data_dir: Path,
+                                                                              tmp_path: Path) -> None:
+    """The app hints the form's run to its warm trainer (data loaded, model built, its JAX
+    code compiled before ``s``); the run it then trains is the one an unhinted trainer trains."""
+    from mnist_tui.config import preset_config
+    from mnist_tui.runs.launch import WarmTrainer
+    from mnist_tui.runs.rundir import create_run_dir
+
+    cfg = preset_config("mlp").with_changes(data_path=str(real_data_dir), limit=640, epochs=1, backend="jax")
+    rows = []
+    for hinted in (True, False):
+        warm = WarmTrainer("jax")
+        try:
+            warm.warm_up()
+            if hinted:
+                warm.hint(cfg.to_dict())
+                wait(warm.hinted.is_set, 120, "the hinted trainer to ready the run")
+                assert warm.readied == {"data", "model"}
+                warm.hint(cfg.to_dict())  # the same hint again is not sent again
+                assert warm.hinted.is_set()
+            run = create_run_dir(tmp_path / "runs", cfg, owner_pid=warm.pid)
+            proc = warm.take(run)
+            assert proc.wait(timeout=120) == 0, (run / "trainer.log").read_text()[-2000:]
+        finally:
+            warm.discard()
+        events = LogReader(run).read_all()
+        assert [e.status for e in events if isinstance(e, RunFinished)] == ["done"]
+        rows.append([(e.batch_loss, e.batch_accuracy) for e in events if isinstance(e, BatchEnd)])
+    assert len(rows[0]) == 5
+    assert rows[0] == rows[1]  # same seed, same weights, same batches: the early build changed nothing

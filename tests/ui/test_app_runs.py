@@ -39,6 +39,9 @@ async def test_warm_trainer_is_ready_before_s_and_the_next_one_after(real_data_d
         assert "Trainer ready (NumPy)" in source.status()
         await wait_for(pilot, lambda: "Trainer ready (NumPy)" in str(app.query_one("#train-status").render()))
         warm_pid = source._warm.pid
+        # the app told it the form's run: the data is loaded before s (a NumPy trainer builds no model)
+        await wait_for(pilot, source._warm.hinted.is_set, timeout=30)
+        assert source._warm.readied == {"data"}
         await pilot.press("s")
         await wait_for(pilot, lambda: app.history.finished is not None, timeout=60)
         assert app.session.handle.proc.pid == warm_pid  # the run went to the process that was ready
