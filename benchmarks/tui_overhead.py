@@ -197,7 +197,7 @@ async def child_app(cfg: TrainConfig, runs_dir: str) -> dict[str, Any]:
     """B: the real app with its real run source; the Training tab shows throughout."""
     from mnist_tui.app import make_app
 
-    app = make_app(cfg, runs_dir=runs_dir, seed=cfg.seed, warm=True)
+    app = make_app(cfg, runs_dir=runs_dir, seed=cfg.seed, warm=True, freeze_gc=True)  # as the CLI
     async with app.run_test(size=SIZE) as pilot:
         probe = RepaintProbe(app)
         await pilot.press("escape")
@@ -253,7 +253,7 @@ async def latency_phase(app: Any, probe: RepaintProbe, kind: str, n: int, while_
 async def child_latency(cfg: TrainConfig, runs_dir: str, n: int) -> dict[str, Any]:
     from mnist_tui.app import make_app
 
-    app = make_app(cfg, runs_dir=runs_dir, seed=cfg.seed, warm=True)
+    app = make_app(cfg, runs_dir=runs_dir, seed=cfg.seed, warm=True, freeze_gc=True)  # as the CLI
     async with app.run_test(size=SIZE) as pilot:
         probe = RepaintProbe(app)
         await pilot.press("escape")
@@ -309,7 +309,7 @@ async def child_first_batch(cfg: TrainConfig, runs_dir: str) -> dict[str, Any]:
     """``s`` → first batch on screen with the warm trainer (the run is stopped at once)."""
     from mnist_tui.app import make_app
 
-    app = make_app(cfg, runs_dir=runs_dir, seed=cfg.seed, warm=True)
+    app = make_app(cfg, runs_dir=runs_dir, seed=cfg.seed, warm=True, freeze_gc=True)  # as the CLI
     async with app.run_test(size=SIZE) as pilot:
         probe = RepaintProbe(app)
         await pilot.press("escape")

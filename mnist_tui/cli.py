@@ -308,7 +308,7 @@ def run_app(args: argparse.Namespace, cfg: TrainConfig) -> int:
         except RunStoreError as err:
             return _fail(str(err), EXIT_ERROR)
     app = make_app(cfg, runs_dir=runs_dir, open_model=open_model, attach=attach,
-                   low_bandwidth=bool(getattr(args, "low_bandwidth", False)))
+                   low_bandwidth=bool(getattr(args, "low_bandwidth", False)), freeze_gc=True)
     app.run()
     return int(app.return_code or 0)
 

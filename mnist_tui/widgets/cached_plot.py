@@ -18,8 +18,9 @@ import time
 from typing import Any, NamedTuple
 
 from rich.text import Text
+from textual import events
 from textual.app import RenderResult
-from textual.geometry import Region
+from textual.geometry import Region, Size
 from textual_plotext import PlotextPlot
 
 from mnist_tui.render.charset import Symbols, symbols
@@ -44,6 +45,7 @@ class CachedPlot(PlotextPlot):
         self._version = 0
         self._cache_key: tuple[Any, ...] | None = None
         self._cache: RenderResult | None = None
+        self._drawn_size: Size | None = None  # the size of the last redraw
         self.build_seconds = 0.0  # what the last new picture cost: the app paces redraws by it
         self.symbols: Symbols = symbols()
         self.header_title = ""
@@ -132,11 +134,18 @@ class CachedPlot(PlotextPlot):
         return line
 
     # -- rendering
+    def resized(self, event: events.Resize) -> bool:
+        """Whether a Resize is a new size to redraw for. Textual sends one each time a hidden
+        tab is shown again, at the size it had: redrawing there cost 20–30 ms a chart, all
+        before the tab's first frame (the Training tab's four: 100 ms after ``t``)."""
+        return event.size != self._drawn_size
+
     def changed(self) -> None:
         """Call after replotting: the next render builds a new picture. On screen, it is built
         now and only the cells that differ from the last one are repainted (a chart's frame,
         ticks and most of its curve stay as they were: over SSH each repainted cell is bytes)."""
         self._version += 1
+        self._drawn_size = self.size
         old = self._cache
         if not (self.is_on_screen and self.size.width and isinstance(old, Text)):
             self.refresh()

@@ -33,7 +33,8 @@ class EpochChart(CachedPlot):
         self.redraw()
 
     def on_resize(self, event: events.Resize) -> None:
-        self.redraw()  # how many ticks fit depends on the size
+        if self.resized(event):
+            self.redraw()  # how many ticks fit depends on the size
 
     def set_epochs(self, epochs: list[EpochEnd]) -> None:
         self.epochs = list(epochs)

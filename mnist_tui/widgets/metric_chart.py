@@ -55,7 +55,8 @@ class BatchChart(CachedPlot):
         self.redraw()
 
     def on_resize(self, event: events.Resize) -> None:
-        self.redraw()  # how many ticks fit depends on the size
+        if self.resized(event):
+            self.redraw()  # how many ticks fit depends on the size
 
     def set_series(self, series: Series | None, boundaries: list[int] | None = None) -> None:
         self.series = series

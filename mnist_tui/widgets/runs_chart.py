@@ -48,7 +48,8 @@ class RunsChart(CachedPlot):
         self.redraw()
 
     def on_resize(self, event: events.Resize) -> None:
-        self.redraw()  # the reduction depends on the width
+        if self.resized(event):
+            self.redraw()  # the reduction depends on the width
 
     def set_runs(self, runs: list[tuple[str, dict[str, Any]]], groups: dict[str, str] | None = None) -> None:
         """``groups``: run id → seed-group label; two or more plotted runs of one label make a band."""

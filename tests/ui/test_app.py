@@ -12,6 +12,7 @@ from mnist_tui.errors import DatasetError
 from mnist_tui.events import DONE, FAILED, PAUSED, STOPPED, TRAINING
 from mnist_tui.screens.confirm import ChoiceScreen, ConfirmScreen
 from mnist_tui.screens.viewer import ViewerView
+from mnist_tui.widgets.cached_plot import CachedPlot
 from mnist_tui.widgets.metric_chart import BatchChart
 from mnist_tui.widgets.prob_histogram import ProbHistogram
 from tests.ui.conftest import wait_for
@@ -459,3 +460,67 @@ async def test_setup_says_which_data_a_run_will_use_before_s(make, monkeypatch: 
         await wait_for(pilot, lambda: "bundled 20k subset (offline)" in str(app.query_one("#hint-data").render()))
         assert "MNIST, bundled" in str(app.query_one("#hint-data").render())  # right under the data path
         assert "20,000" in str(app.query_one("#hint-steps").render())  # the steps/epoch hint counts them
+
+
+async def test_showing_the_training_tab_again_rebuilds_no_chart(make) -> None:
+    """Textual sends each chart a Resize every time its tab is shown again, at the size it
+    had: that must not rebuild the picture (four plotext builds before the tab's frame)."""
+    app = make(trainer=FakeTrainer(steps=60))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "s")
+        await wait_for(pilot, lambda: app.history.finished is not None)
+        await pilot.pause(0.3)
+        charts = list(app.query(CachedPlot))
+        versions = [chart._version for chart in charts]
+        for key in ("v", "t", "v", "t"):
+            await pilot.press(key)
+            await pilot.pause(0.1)
+        assert [chart._version for chart in charts] == versions
+        await pilot.resize_terminal(SIZE[0] + 10, SIZE[1])  # a real new size does redraw
+        await wait_for(pilot, lambda: all(c._version > v for c, v in zip(charts[:2], versions[:2], strict=True)))
+
+
+async def test_the_paced_redraw_draws_one_chart_at_a_time_and_catches_up_after_a_switch(
+        make, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between two charts of a paced redraw the app handles what is waiting (a key); a switch
+    away mid-way leaves the rest for the next showing, which redraws all of it."""
+    import mnist_tui.app as app_module
+
+    monkeypatch.setattr(app_module, "CHART_GAP_SECONDS", 0.5)  # a gap long enough to act in
+    gate = threading.Event()
+    app = make(trainer=FakeTrainer(steps=200, gate=gate, hold_after=(120,)))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "s")
+        gate.set()
+        await wait_for(pilot, lambda: app.history.batches == 120)
+        await pilot.pause(0.3)
+        loss, acc = app.loss_chart._version, app.acc_chart._version
+        app._drawn_batches = -1  # as if new batches had come
+        worker = app._redraw_charts_stepwise()
+        await wait_for(pilot, lambda: app.loss_chart._version > loss)
+        assert app.acc_chart._version == acc  # one chart, then the gap
+        await pilot.press("v")  # handled in the gap
+        assert active_tab(app) == "viewer"
+        await worker.wait()
+        assert app.acc_chart._version == acc and app._drawn_batches == -1  # not drawn while hidden
+        await pilot.press("t")
+        await wait_for(pilot, lambda: app.acc_chart._version > acc and app._drawn_batches == 120, timeout=5)
+
+
+async def test_the_cli_app_freezes_its_startup_objects_out_of_the_gcs_scans(make) -> None:
+    """One app per process (the CLI's): after the first frame, what exists is frozen, so full
+    GC passes no longer stall the UI. Test processes, with many apps, do not freeze."""
+    import gc
+
+    from mnist_tui.app import make_app
+
+    before = gc.get_freeze_count()
+    async with make().run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        assert gc.get_freeze_count() == before
+    app = make_app(source=FakeRunSource(FakeTrainer()), freeze_gc=True)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: gc.get_freeze_count() > before)
+    finally:
+        gc.unfreeze()

@@ -7,6 +7,7 @@ from textual.widgets import Button, Input, Select
 
 from mnist_tui.models.spec import summary
 from mnist_tui.widgets.model_summary import ModelSummary
+from tests.ui.conftest import wait_for
 from tests.ui.screen_text import widget_lines
 
 SIZE = (80, 24)
@@ -41,6 +42,5 @@ async def test_start_stays_visible_with_many_errors(make) -> None:
         for name, value in (("learning_rate", "-1"), ("epochs", "abc"), ("batch_size", "1e99"), ("dropout", "2"),
                             ("seed", "-4"), ("momentum", "7")):
             app.query_one(f"#field-{name}", Input).value = value
-        await pilot.pause(0.2)
-        assert len(app.config_errors) == 6
+        await wait_for(pilot, lambda: len(app.config_errors) == 6)  # debounced: a fixed 0.2 s was short under load
         assert on_screen(app, app.query_one("#start-button", Button))
