@@ -524,3 +524,25 @@ async def test_the_cli_app_freezes_its_startup_objects_out_of_the_gcs_scans(make
             await wait_for(pilot, lambda: gc.get_freeze_count() > before)
     finally:
         gc.unfreeze()
+
+
+async def test_an_epoch_chart_redraw_spends_the_one_chart_budget(make, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new epoch is drawn without waiting for the batch charts' turn, and the batch charts
+    then wait as long as that picture's cost asks (one budget for all charts)."""
+    import time
+
+    import mnist_tui.app as app_module
+
+    monkeypatch.setattr(app_module, "CHART_MIN_INTERVAL", 2.0)  # any picture: wait 2 s
+    gate = threading.Event()
+    app = make(trainer=FakeTrainer(steps=40, gate=gate, hold_after=(39, 40)))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "s")
+        gate.set()
+        await wait_for(pilot, lambda: app.history.batches == 39)
+        await wait_for(pilot, lambda: app._drawn_batches == 39, timeout=5)
+        app._next_charts = time.monotonic() + 1.0  # the batch charts' turn is in 1 s
+        gate.set()  # batch 40, then the epoch's end
+        await wait_for(pilot, lambda: app._drawn_epochs == 1, timeout=0.95)
+        assert app._drawn_batches == 39  # drawn on its own, not with the batch charts
+        assert app._next_charts >= app._epochs_drawn_at + 1.95  # their turn moved back (from the tick's start)
