@@ -27,8 +27,9 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -424,7 +425,7 @@ def _wait_for_job(backend: str, *, idle: bool = False) -> dict[str, Any] | None:
         elif word == HINT:
             if lines.pending():
                 continue  # a newer hint, or the job, is already here
-            readied = _quietly(_PREFETCH.hint, rest, backend) or []
+            readied = _quietly(_PREFETCH.hint, rest, backend, lines.pending) or []
             try:
                 print(" ".join([HINTED, *readied]), flush=True)
             except OSError:
@@ -485,22 +486,21 @@ class _Prefetch:
         self.dataset: Dataset | None = None
         self.model_key: str | None = None
 
-    def hint(self, text: str, backend: str) -> list[str]:
+    def hint(self, text: str, backend: str, pending: Callable[[], bool] = lambda: False) -> list[str]:
         """Ready what ``text`` (a config as JSON) needs and this process has not readied
-        yet; what it readied ("data", "model")."""
+        yet; what it readied ("data", "model"). The data is read in a thread of its own, and
+        given up on (left to finish, or hang, by itself) once ``pending()`` says a line is
+        waiting: a data path on a hung file system must not hold back the job that follows."""
         from mnist_tui.config import config_from_mapping
 
         try:
             cfg = config_from_mapping(json.loads(text))
         except (ValueError, TypeError, MnistTuiError):
             return []  # a hint is only a hint
-        readied = []
-        key = self._data_key(cfg)
-        if key is not None and key != self.data_key:
-            self.data_key, self.dataset = None, None
-            self.dataset, self.data_key = load_dataset(cfg.dataset, cfg.data_path), key
-            readied.append("data")
-        if backend != "none" and cfg.preset != "scratch":
+        readied: list[str] = []
+        reader = threading.Thread(target=self._fetch_data, args=(cfg, readied), name="prefetch data", daemon=True)
+        reader.start()
+        if backend != "none" and cfg.preset != "scratch":  # here: Keras's global state is this thread's
             from mnist_tui.models.spec import layers_for
             from mnist_tui.training.trainer import warm_model
 
@@ -509,7 +509,21 @@ class _Prefetch:
                 warm_model(cfg)
                 self.model_key = model_key
                 readied.append("model")
-        return readied
+        while reader.is_alive() and not pending():
+            reader.join(0.05)
+        return list(readied)
+
+    def _fetch_data(self, cfg: TrainConfig, readied: list[str]) -> None:
+        try:
+            key = self._data_key(cfg)  # stats the files: on a hung file system, this is what hangs
+            if key is not None and key != self.data_key:
+                self.data_key, self.dataset = None, None
+                self.dataset = load_dataset(cfg.dataset, cfg.data_path)
+                self.data_key = key  # last: a job that looks meanwhile sees no match
+                readied.append("data")
+        except Exception as err:  # the job meets the same error and records it in its run
+            with contextlib.suppress(OSError):
+                print(f"mnist-tui trainer: prefetching the data failed: {err}", file=sys.stderr, flush=True)
 
     def dataset_for(self, cfg: TrainConfig) -> Dataset | None:
         """The prefetched data if it is what ``cfg`` would load now, else None (load it)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -65,9 +66,33 @@ def test_a_bad_hint_readies_nothing(tiny_idx_dir: Path) -> None:
     assert fetch.hint("not json", "none") == []
     assert fetch.hint(json.dumps({"epochs": "many"}), "none") == []
     assert fetch.dataset is None
-    with pytest.raises(DatasetError):  # a broken path is the job's error to report, in its run
-        fetch.hint(hint_text(tiny_idx_dir / "missing"), "none")
+    assert fetch.hint(hint_text(tiny_idx_dir / "missing"), "none") == []  # the job's error to report, in its run
     assert fetch.dataset is None
+
+
+def test_a_hung_data_path_does_not_hold_back_the_job(tiny_idx_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The data is read in a thread: when the next line (the job) arrives while that read
+    hangs (a dead NFS mount), the hint gives up on it and the job goes ahead."""
+    import threading
+
+    from mnist_tui.data.sources import load_dataset
+
+    entered, release = threading.Event(), threading.Event()
+
+    def hanging_load(*args: object, **kwargs: object) -> object:
+        entered.set()
+        release.wait(30)
+        return load_dataset(*args, **kwargs)
+
+    monkeypatch.setattr(process, "load_dataset", hanging_load)
+    fetch = _Prefetch()
+    assert fetch.hint(hint_text(tiny_idx_dir), "none", pending=entered.is_set) == []  # the job "arrived"
+    assert not release.is_set() and fetch.dataset is None
+    release.set()  # the mount comes back: the read finishes on its own
+    deadline = time.monotonic() + 10
+    while fetch.dataset is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert fetch.dataset is not None and len(fetch.dataset.x_train) == 64
 
 
 def test_the_job_trains_on_the_prefetched_data_and_reloads_changed_files(
