@@ -914,10 +914,10 @@ class MnistApp(App[int]):
             chart.set_epochs(epochs)
 
 
-
 def _redrawn(chart: BatchChart) -> list[CachedPlot]:
     chart.redraw()
     return [chart]
+
 
 def make_app(
     config: TrainConfig | None = None,

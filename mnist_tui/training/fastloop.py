@@ -266,8 +266,7 @@ class FastKerasLoop(_KerasLoop):
     steps_engine: Steps | None = None
 
     def train_model(self, callback: Any) -> tuple[int, str]:
-        cfg, meter, clock, control = self.cfg, self.meter, self.clock, self.control
-        enable_compile_cache()
+        cfg, meter, clock, control = self.cfg, self.meter, self.clock, self.control  # fit() enabled the compile cache
         engine = self.steps_engine = Steps(self.model, cfg, self.data.x_train, self.data.y_train, cfg.seed)
         self._x_test = engine.jax.device_put(self.data.x_test)
         self._x_val = engine.jax.device_put(self.data.x_val) if len(self.data.x_val) else None

@@ -372,7 +372,7 @@ class _KerasLoop(_Loop):
         from mnist_tui.models.keras_models import build_model
         from mnist_tui.training.callbacks import StreamingCallback, predict_chunks
 
-        if backend == "jax":
+        if backend == "jax":  # before the build: its initializers compile too (the fast loop's steps after)
             from mnist_tui.training.fastloop import enable_compile_cache
 
             enable_compile_cache()
