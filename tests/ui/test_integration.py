@@ -110,3 +110,40 @@ async def test_open_saved_model_fills_viewer_inspect_and_draw(real_data_dir: Pat
         nav = app.query_one(ViewerView).nav
         probs = app.history.predictions.probabilities
         assert probs[nav.index].argmax() != app.history.data.y_test[nav.index]
+
+
+async def test_a_hidden_draw_tab_reads_the_checkpoint_when_it_opens_not_at_every_epoch_end(
+        real_data_dir: Path, tmp_path: Path) -> None:
+    """The app's own CPU while a run trains: with Draw hidden an epoch end reads no checkpoint
+    (short mlp epochs would read one several times a second); opening the tab reads the latest,
+    and the run's end reads it once more."""
+    cfg = preset_config("scratch").with_changes(data_path=str(real_data_dir), limit=2000, epochs=200)
+    app = make_app(cfg, runs_dir=tmp_path, warm=False)
+    reads: list[str] = []
+    real = app._read_checkpoint
+
+    def spy(path: Path, run: str) -> None:
+        reads.append(app.tabs.active)
+        real(path, run)
+
+    app._read_checkpoint = spy  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.history.checkpoint_epoch >= 3, timeout=60)
+        assert reads == [] and app.history.finished is None  # three epoch ends, nothing read
+        await pilot.press("d")
+        await wait_for(pilot, lambda: app.query_one(DrawView).predict is not None)
+        assert reads[0] == "draw"
+        await pilot.press("t")
+        on_draw = len(reads)
+        epoch = app.history.checkpoint_epoch
+        await wait_for(pilot, lambda: app.history.checkpoint_epoch >= epoch + 2, timeout=60)
+        assert len(reads) == on_draw  # hidden again: no reads
+        await pilot.press("x")
+        await wait_for(pilot, lambda: app.history.finished is not None, timeout=60)
+        await wait_for(pilot, lambda: len(reads) == on_draw + 1)
+        assert reads[-1] == "train"  # the run's end: the final model, read once
+        await pilot.press("d")
+        await pilot.pause(0.2)
+        assert len(reads) == on_draw + 1  # already the latest
+        assert app.query_one(DrawView).predict is not None
