@@ -42,7 +42,8 @@ MAX_STEPS = 64  # per call; the compiled loop takes any count up to this
 CACHE_ENV = "MNIST_TUI_JAX_CACHE"  # a directory for compiled steps ("off": none)
 OPTIONS_ENV = "MNIST_TUI_XLA_OPTIONS"  # XLA options for the compiled calls, "name=value,…" ("none": XLA's own)
 # XNNPACK's kernels for the dense layers' matmuls and the elementwise work beside them: measured
-# faster on this 2-core AVX2 CPU (benchmarks/speed.py); the convolution net is as fast either way.
+# faster on 2 AVX2 cores (benchmarks/speed.py), as fast as XLA's own on 2 AVX-512 cores; the
+# convolution net is as fast either way.
 DEFAULT_OPTIONS = {"xla_cpu_use_xnnpack": True}
 # Images per step of a prediction: the cnn's activations for 250 stay in the caches (its 10,000
 # test digits take 0.72 s, and 1.08 s in chunks of 1,000; the mlps are as fast either way).
