@@ -136,7 +136,7 @@ async def test_draw_classifies_with_the_latest_checkpoint_while_training(real_da
     cfg = preset_config("scratch").with_changes(data_path=str(real_data_dir), limit=5000, epochs=300)
     app = make_app(cfg, runs_dir=tmp_path, warm=False)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("s")
+        await pilot.press("s", "d")  # on the Draw tab: each epoch end brings its checkpoint
         await wait_for(pilot, lambda: "after epoch 1" in app.draw_view.model_label, timeout=60)
         assert app.session.live  # still training
         first = app.draw_view.predict
