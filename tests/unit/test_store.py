@@ -298,6 +298,11 @@ def test_killed_run_is_running_then_incomplete_with_its_epochs(real_data_dir: Pa
         assert live.progress.startswith("epoch 2/3 · step ")
         with pytest.raises(RunStoreError, match="still running"):
             delete_run(live, runs)
+        # The epoch-1 checkpoint is written by the recorder's own thread (it never stalls
+        # training), so under load it can land after epoch 2 has begun: kill only once it is there.
+        deadline = time.monotonic() + 10.0
+        while not (live.path / "checkpoint.npz").is_file() and time.monotonic() < deadline:
+            time.sleep(0.02)
     (run,) = list_runs(runs)
     assert run.status == "incomplete" and "crash or kill" in run.reason
     assert run.epochs_completed == 1 and run.test_accuracy is None
