@@ -261,7 +261,8 @@ def _activate(jax: Any, jnp: Any, z: Any, name: str) -> Any:
 
 def _conv_native(jax: Any, x: Any, kernel: Any) -> Any:
     """The same convolution as XLA's own: for predictions (no gradient), where it is the faster
-    one (the cnn's 10,000 test digits: 1.05 s against 2.0 s as im2col, on 2 AVX-512 cores)."""
+    one (the cnn's 10,000 test digits in chunks of 1,000: 1.05 s against 2.0 s as im2col, on 2
+    AVX-512 cores)."""
     kh, kw = kernel.shape[:2]
     pad = [((kh - 1) // 2, kh - 1 - (kh - 1) // 2), ((kw - 1) // 2, kw - 1 - (kw - 1) // 2)]
     return jax.lax.conv_general_dilated(x, kernel, (1, 1), pad, dimension_numbers=("NHWC", "HWIO", "NHWC"))

@@ -138,7 +138,7 @@ def warm_model(cfg: TrainConfig) -> None:
     if on_jax:
         fastloop.enable_compile_cache()
     model = build_model(cfg)
-    if on_jax and fastloop.wanted(cfg):  # its per-shape copies, optimizer slots and random key compile too
+    if on_jax and fastloop.wanted(cfg):  # its optimizer slots compile once per shape too
         x = np.zeros((cfg.batch_size, *model.input_shape[1:]), np.float32)
         y = np.zeros((cfg.batch_size,) if cfg.loss == "sparse" else (cfg.batch_size, 10), np.float32)
         fastloop.Steps(model, cfg, x, y, cfg.seed)
